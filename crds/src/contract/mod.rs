@@ -1,0 +1,62 @@
+//! The contract between the binaries: what travels through RabbitMQ and Redis, and the
+//! names of the queues and keys it travels through.
+//!
+//! ```text
+//!  operator (scheduler) ──CheckBatch──► RabbitMQ "checks" ──► checker
+//!  checker ──TelemetryRecord──► Redis stream "telemetry" ──► ingestor ──► MySQL ping_results
+//!  checker ──Notification──► RabbitMQ "notifications" ──► notifier ──► email, Slack, …
+//! ```
+//!
+//! Every message is JSON with a `v` field (the contract version, [`VERSION`]). A reader
+//! rejects a version it does not know with [`crate::Error::UnsupportedVersion`] (the
+//! message is dead-lettered, never guessed at). Additive changes (a new optional field)
+//! keep the version; anything else bumps it, and readers learn the new version before
+//! writers start sending it.
+
+mod check_batch;
+mod json_path;
+mod names;
+mod notification;
+mod telemetry;
+
+pub use check_batch::{
+    CheckBatch, CheckConfig, CheckExpectations, CheckHeader, CheckRequest, HeaderSource,
+    JsonExpectation,
+};
+pub use json_path::{JsonPath, JsonStep, comparable_text};
+pub use names::{Names, QueueNames};
+pub use notification::{MonitorRef, Notification, NotificationKind};
+pub use telemetry::{ErrorKind, TelemetryRecord, Timings};
+
+use crate::{Error, Result};
+
+/// The contract version this build writes and reads.
+pub const VERSION: u16 = 1;
+
+/// Decodes a contract message, checking its version first so that a message from a newer
+/// writer is reported as such rather than as a confusing field error.
+///
+/// # Errors
+/// [`Error::Decode`] for malformed JSON or fields, [`Error::UnsupportedVersion`] for an
+/// unknown `v`.
+pub fn decode<T: serde::de::DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T> {
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        v: u16,
+    }
+    let envelope: Envelope =
+        serde_json::from_slice(bytes).map_err(|source| Error::Decode { what, source })?;
+    if envelope.v != VERSION {
+        return Err(Error::UnsupportedVersion {
+            what,
+            found: envelope.v,
+            supported: VERSION,
+        });
+    }
+    serde_json::from_slice(bytes).map_err(|source| Error::Decode { what, source })
+}
+
+/// Encodes a contract message (they are plain data: this cannot fail).
+pub fn encode<T: serde::Serialize>(message: &T) -> Vec<u8> {
+    serde_json::to_vec(message).expect("contract messages serialise to JSON")
+}
