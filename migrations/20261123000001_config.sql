@@ -8,7 +8,8 @@
 --
 -- Every object is keyed by its Kubernetes UID (`uid`) and carries namespace and name for
 -- people; the numeric `id` is what the hot tables (`ping_results`, rollups) store.
--- No secret value is stored anywhere: channels keep only the *name* of their Secret.
+-- No secret value is stored in plain text: channels and monitors keep the *name* of their
+-- Secret and its values only sealed (AES-256-GCM, key from a Kubernetes Secret).
 
 CREATE TABLE monitors (
     id            BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
@@ -25,6 +26,9 @@ CREATE TABLE monitors (
     -- The contract CheckConfig (crds::contract::CheckConfig) the scheduler copies into
     -- each check request, so the checker never reads this table.
     check_config  JSON NOT NULL,
+    -- Header values taken from Secrets, sealed with AES-256-GCM under the credentials key
+    -- (itself from a Secret); NULL when no header uses a Secret.
+    credentials   TEXT CHARACTER SET ascii NULL,
     -- The next slot to dispatch. NULL until the scheduler assigns the first slot (spread
     -- across the interval by a hash of the id).
     next_check_at DATETIME(3) NULL,
@@ -71,6 +75,9 @@ CREATE TABLE notification_channels (
     settings     JSON NOT NULL,
     -- Name of the Secret holding the credentials; never its values.
     secret_name  VARCHAR(253) NULL,
+    -- The Secret's keys this channel type reads, sealed with AES-256-GCM under the
+    -- credentials key; never stored in plain text.
+    credentials  TEXT CHARACTER SET ascii NULL,
     created_at   DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
     updated_at   DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
     PRIMARY KEY (id),
@@ -126,4 +133,15 @@ CREATE TABLE escalation_levels (
     PRIMARY KEY (policy_id, level),
     UNIQUE KEY uq_escalation_levels_failures (policy_id, after_failures),
     CONSTRAINT fk_escalation_levels_policy FOREIGN KEY (policy_id) REFERENCES escalation_policies (id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- Leader election in standalone mode (in a cluster it is a coordination.k8s.io Lease): one
+-- row per role; a holder renews expires_at, a candidate takes an expired row over.
+CREATE TABLE leader_leases (
+    name        VARCHAR(64) CHARACTER SET ascii NOT NULL,
+    holder      VARCHAR(255) NOT NULL,
+    renewed_at  DATETIME(3) NOT NULL,
+    expires_at  DATETIME(3) NOT NULL,
+    transitions INT UNSIGNED NOT NULL DEFAULT 0,
+    PRIMARY KEY (name)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

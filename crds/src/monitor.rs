@@ -587,10 +587,16 @@ impl Validate for Monitor {
     }
 }
 
-/// Adds CEL problems that the semantic rules did not already report for the same field.
+/// Adds CEL problems that the semantic rules did not already report for the same field or
+/// a field inside it (the semantic message is the more precise one).
 pub(crate) fn merge_cel(problems: &mut Vec<Problem>, cel: Vec<Problem>) {
     for problem in cel {
-        if !problems.iter().any(|p| p.field == problem.field) {
+        let covered = problems.iter().any(|p| {
+            p.field == problem.field
+                || p.field.starts_with(&format!("{}.", problem.field))
+                || p.field.starts_with(&format!("{}[", problem.field))
+        });
+        if !covered {
             problems.push(problem);
         }
     }

@@ -1,8 +1,19 @@
 //! The command line. Every flag has an environment variable and a visible default.
 
-use clap::{Parser, Subcommand};
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
 
-use crate::{database, logging};
+use clap::{Parser, Subcommand, ValueEnum};
+use kube::runtime::events::Reporter;
+use prometheus::Registry;
+
+use crate::{
+    cluster::{self, Context, Metrics},
+    credentials::Sealer,
+    database, http, leader, logging, shutdown,
+    standalone::{self, run::DirectoryReconciler},
+    status_sync::{self, StatusSync},
+    store::Store,
+};
 
 /// Uptime Sentinel operator.
 #[derive(Debug, Parser)]
@@ -27,6 +38,26 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the operator: against the Kubernetes API, or with --manifests on a directory.
+    Run(RunArgs),
+    /// Print the monitors' live state as a table (like `kubectl get monitors`).
+    Status {
+        /// MySQL URL.
+        #[arg(long, env = "SENTINEL_DATABASE_URL")]
+        database_url: String,
+        /// Only this namespace.
+        #[arg(long, short = 'n')]
+        namespace: Option<String>,
+        /// Output format.
+        #[arg(long, short = 'o', value_enum, default_value = "table")]
+        output: Output,
+    },
+    /// Validate a directory of manifests (GitOps CI): prints `file:line: object: field:
+    /// problem` for each problem and exits 1 if there is any.
+    Validate {
+        /// The directory.
+        dir: PathBuf,
+    },
     /// Print the CRD YAML (for `kubectl apply -f -`).
     Crd,
     /// Apply the database migrations and exit.
@@ -37,26 +68,82 @@ pub enum Command {
     },
 }
 
+/// `operator status` output formats.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Output {
+    /// Aligned columns.
+    Table,
+    /// One JSON array.
+    Json,
+}
+
+/// Flags of `operator run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// MySQL URL.
+    #[arg(long, env = "SENTINEL_DATABASE_URL")]
+    pub database_url: String,
+    /// Standalone mode: read manifests from this directory instead of the Kubernetes API.
+    #[arg(long, env = "SENTINEL_MANIFESTS")]
+    pub manifests: Option<PathBuf>,
+    /// Base64 key (32 bytes) that seals credentials before they are stored; mount it from
+    /// a Kubernetes Secret.
+    #[arg(long, env = "SENTINEL_CREDENTIALS_KEY", hide_env_values = true)]
+    pub credentials_key: Option<String>,
+    /// Address of /healthz, /readyz and /metrics.
+    #[arg(long, env = "SENTINEL_METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    pub metrics_addr: SocketAddr,
+    /// Apply pending database migrations at start.
+    #[arg(long, env = "SENTINEL_MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub migrate: bool,
+    /// Namespace of the leader-election Lease (the operator's own namespace).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "uptime-sentinel")]
+    pub lease_namespace: String,
+    /// Name of the leader-election Lease (or MySQL lease row in standalone mode).
+    #[arg(
+        long,
+        env = "SENTINEL_LEASE_NAME",
+        default_value = "uptime-sentinel-operator"
+    )]
+    pub lease_name: String,
+    /// Status patches per second at most (status sync).
+    #[arg(long, env = "SENTINEL_STATUS_PATCHES_PER_SECOND", default_value_t = 50)]
+    pub status_patches_per_second: u32,
+    /// How often standalone mode re-reads the manifests directory.
+    #[arg(long, env = "SENTINEL_POLL_INTERVAL", default_value = "2s", value_parser = parse_duration)]
+    pub poll_interval: Duration,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    crds::duration::parse(text).map_err(|e| e.to_string())
+}
+
 impl Cli {
     /// Parses `std::env::args` and runs the command.
-    ///
-    /// # Errors
-    /// Whatever the command fails with; `main` prints it and exits non-zero.
-    pub async fn parse_and_run() -> anyhow::Result<()> {
-        Self::parse().run().await
+    pub async fn parse_and_run() -> ExitCode {
+        let cli = Self::parse();
+        match cli.run().await {
+            Ok(code) => code,
+            Err(e) => {
+                tracing::error!(error = format!("{e:#}"), "operator failed");
+                eprintln!("operator: {e:#}");
+                ExitCode::FAILURE
+            }
+        }
     }
 
     /// Runs the parsed command.
     ///
     /// # Errors
     /// Whatever the command fails with.
-    pub async fn run(self) -> anyhow::Result<()> {
+    pub async fn run(self) -> anyhow::Result<ExitCode> {
         let Self {
             log_level,
             log_text,
             command,
         } = self;
         logging::init(&log_level, !log_text);
+        let _ = rustls::crypto::ring::default_provider().install_default();
         match command {
             Command::Crd => {
                 print!("{}", crds::generate::render_all()?);
@@ -67,9 +154,130 @@ impl Cli {
                 tracing::info!(applied, "database is up to date");
                 pool.close().await;
             }
+            Command::Validate { dir } => {
+                let findings = standalone::validate::validate_dir(&dir)?;
+                for finding in &findings {
+                    println!("{finding}");
+                }
+                if !findings.is_empty() {
+                    eprintln!("{} problem(s) found", findings.len());
+                    return Ok(ExitCode::from(1));
+                }
+                eprintln!("no problems found in {}", dir.display());
+            }
+            Command::Status {
+                database_url,
+                namespace,
+                output,
+            } => {
+                let pool = database::connect(&database_url, 2).await?;
+                let lines = standalone::table::read(&pool, namespace.as_deref()).await?;
+                match output {
+                    Output::Table => print!(
+                        "{}",
+                        standalone::table::render(&lines, chrono::Utc::now().naive_utc())
+                    ),
+                    Output::Json => println!("{}", serde_json::to_string_pretty(&lines)?),
+                }
+            }
+            Command::Run(args) => run(args).await?,
         }
-        Ok(())
+        Ok(ExitCode::SUCCESS)
     }
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let RunArgs {
+        database_url,
+        manifests,
+        credentials_key,
+        metrics_addr,
+        migrate,
+        lease_namespace,
+        lease_name,
+        status_patches_per_second,
+        poll_interval,
+    } = args;
+    let sealer = credentials_key
+        .as_deref()
+        .map(Sealer::from_base64)
+        .transpose()?;
+    let pool = database::connect(&database_url, 10).await?;
+    if migrate {
+        let applied = database::migrate(&pool).await?;
+        tracing::info!(applied, "database migrations applied");
+    }
+    let store = Store::new(pool.clone(), sealer);
+    let registry = Arc::new(Registry::new_custom(None, None)?);
+    let (shutdown, _trigger) = shutdown::on_signal();
+    let server = tokio::spawn(http::serve(
+        metrics_addr,
+        registry.clone(),
+        pool.clone(),
+        shutdown.clone(),
+    ));
+    let identity = leader::identity();
+    let (leading, leading_rx) = tokio::sync::watch::channel(false);
+
+    match manifests {
+        Some(dir) => {
+            tracing::info!(dir = %dir.display(), %identity, "standalone mode");
+            let election = leader::run_election(
+                leader::mysql::MySqlLease::new(pool.clone(), lease_name),
+                identity,
+                leader::Timing::default(),
+                leading,
+                shutdown.clone(),
+            );
+            let reconciler =
+                DirectoryReconciler::new(dir, store).run(poll_interval, shutdown.clone());
+            // Standalone has no API server to write status to; `operator status` reads MySQL.
+            drop(leading_rx);
+            tokio::join!(election, reconciler);
+        }
+        None => {
+            let client = kube::Client::try_default().await?;
+            tracing::info!(%identity, "cluster mode");
+            let reporter = Reporter {
+                controller: "uptime-sentinel-operator".into(),
+                instance: Some(identity.clone()),
+            };
+            let metrics = Metrics::register(&registry);
+            let context = Arc::new(Context::new(
+                client.clone(),
+                store,
+                reporter.clone(),
+                metrics,
+            ));
+            let election = leader::run_election(
+                leader::kubernetes::KubernetesLease::new(
+                    client.clone(),
+                    &lease_namespace,
+                    lease_name,
+                ),
+                identity,
+                leader::Timing::default(),
+                leading,
+                shutdown.clone(),
+            );
+            let sync = StatusSync::new(
+                client.clone(),
+                pool.clone(),
+                kube::runtime::events::Recorder::new(client.clone(), reporter),
+                status_sync::Options {
+                    patches_per_second: status_patches_per_second,
+                    ..status_sync::Options::default()
+                },
+            )
+            .run(leading_rx, shutdown.clone());
+            let controllers = cluster::run_controllers(client, context, shutdown.clone());
+            tokio::join!(election, sync, controllers);
+        }
+    }
+    server.await??;
+    pool.close().await;
+    tracing::info!("stopped");
+    Ok(())
 }
 
 #[cfg(test)]

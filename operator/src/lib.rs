@@ -1,32 +1,136 @@
 //! The Uptime Sentinel operator.
 //!
 //! ```text
-//!  cli        command line: `crd`, `migrate` (later: `run`, `status`, `validate`)
-//!  database   connecting to MySQL and applying the embedded migrations
-//!  logging    JSON logs with an env filter
+//!  cli            command line: run (cluster or --manifests DIR), status, validate, crd, migrate
+//!  apply          the reconcile core: validate → resolve references → store (shared by both modes)
+//!  references     channel and Secret lookups (API server, or a set of manifests)
+//!  store/         MySQL upserts and deletes per kind, keyed by uid
+//!  credentials    sealing Secret values (AES-256-GCM) before they reach MySQL
+//!  cluster/       kube-runtime controllers: finalizers, status conditions, Events
+//!  status_sync    MySQL live state + uptime ──► Monitor.status, throttled; health Events
+//!  uptime         uptime % and average latency over 24 h / 7 d / 30 d from the rollups
+//!  leader/        "am I the leader": a coordination.k8s.io Lease, or a MySQL row in standalone mode
+//!  standalone/    manifests from a directory: load, reconcile loop, `validate`, `status` table
+//!  database       pool and embedded migrations
+//!  logging        JSON logs
 //! ```
-//!
-//! The controllers, scheduler, status sync and leader election arrive with their issues;
-//! this crate already owns the schema migrations because the operator is what applies
-//! them at start (and `operator migrate` applies them by hand).
 #![forbid(unsafe_code)]
 
+pub mod apply;
 pub mod cli;
+pub mod cluster;
+pub mod credentials;
 pub mod database;
+pub mod http;
+pub mod leader;
 pub mod logging;
+pub mod references;
+pub mod shutdown;
+pub mod standalone;
+pub mod status_sync;
+pub mod store;
+pub mod uptime;
 
-/// Errors of the operator library.
+/// Errors of the operator.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The spec breaks the schema's or the semantic rules.
+    #[error("invalid spec: {}", problems_text(.0))]
+    InvalidSpec(Vec<crds::Problem>),
+    /// A `channelRef` names no NotificationChannel in the namespace.
+    #[error("{field}: NotificationChannel {namespace}/{name} does not exist")]
+    ChannelNotFound {
+        /// The field holding the reference.
+        field: String,
+        /// Namespace searched.
+        namespace: String,
+        /// Name looked for.
+        name: String,
+    },
+    /// A referenced Secret, or a key in it, does not exist.
+    #[error("Secret {namespace}/{name} {}", match .key { Some(k) => format!("has no key {k:?}"), None => "does not exist".to_string() })]
+    SecretNotFound {
+        /// Namespace searched.
+        namespace: String,
+        /// Secret name.
+        name: String,
+        /// The missing key, when the Secret exists.
+        key: Option<String>,
+    },
     /// MySQL could not be reached or refused a query.
     #[error("failed to talk to MySQL: {0}")]
     Database(#[from] sqlx::Error),
     /// A migration failed to apply.
     #[error("failed to apply migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The Kubernetes API failed.
+    #[error("failed to call the Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    /// Adding or removing the finalizer failed.
+    #[error("failed to {0}")]
+    Finalizer(String),
+    /// The credentials key is malformed.
+    #[error(
+        "failed to read the credentials key: it must be 32 bytes, base64-encoded (generate one with `head -c32 /dev/urandom | base64`)"
+    )]
+    BadCredentialsKey,
+    /// Credentials must be stored but no key is configured.
+    #[error(
+        "failed to store credentials: no credentials key is configured (set SENTINEL_CREDENTIALS_KEY)"
+    )]
+    NoCredentialsKey,
+    /// Sealed credentials could not be opened.
+    #[error("failed to open sealed credentials: wrong key or damaged value")]
+    OpenCredentials,
     /// The CRD YAML could not be rendered.
     #[error("failed to render CRDs: {0}")]
     Crd(#[from] crds::Error),
+    /// Reading manifests or writing output failed.
+    #[error("failed to {action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file or directory.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn problems_text(problems: &[crds::Problem]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl Error {
+    /// The `Ready=False` reason this error sets, and the metrics label it counts under.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::InvalidSpec(_) => "InvalidSpec",
+            Self::ChannelNotFound { .. } => "ChannelNotFound",
+            Self::SecretNotFound { .. } => "SecretNotFound",
+            Self::Database(_) | Self::Migrate(_) => "DatabaseUnavailable",
+            Self::Kube(_) | Self::Finalizer(_) => "ApiUnavailable",
+            Self::BadCredentialsKey | Self::NoCredentialsKey | Self::OpenCredentials => {
+                "CredentialsKeyMissing"
+            }
+            Self::Crd(_) | Self::Io { .. } => "InternalError",
+        }
+    }
+
+    /// Whether retrying without a change to the object can help. An invalid spec cannot;
+    /// a missing channel or Secret is fixed by another object, whose watch re-triggers the
+    /// reconcile; everything else is transient and is retried with backoff.
+    pub fn waits_for_change(&self) -> bool {
+        matches!(
+            self,
+            Self::InvalidSpec(_) | Self::ChannelNotFound { .. } | Self::SecretNotFound { .. }
+        )
+    }
 }
 
 /// Result with the operator's [`Error`].

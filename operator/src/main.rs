@@ -2,6 +2,6 @@
 //! library so tests can reach it.
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
     operator::cli::Cli::parse_and_run().await
 }

@@ -42,6 +42,7 @@ async fn migrations_apply_to_an_empty_database_and_rerun_is_a_no_op() {
         "escalation_policies",
         "incidents",
         "job_watermarks",
+        "leader_leases",
         "monitor_state",
         "monitors",
         "notification_channels",

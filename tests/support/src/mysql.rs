@@ -73,6 +73,9 @@ impl Drop for TestDb {
         let name = self.name.clone();
         crate::run_detached(async move {
             if let Ok(mut admin) = MySqlConnection::connect(&mysql_server_url()).await {
+                // A test that panicked mid-transaction leaves a lock behind that only its
+                // (now blocked) runtime would release: give up rather than hang.
+                let _ = admin.execute("SET SESSION lock_wait_timeout = 10").await;
                 let _ = admin
                     .execute(sqlx::AssertSqlSafe(format!(
                         "DROP DATABASE IF EXISTS `{name}`"
