@@ -1,7 +1,7 @@
 //! The `checker` binary: parse the command line and run the library.
 
-fn main() -> anyhow::Result<()> {
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
     use clap::Parser;
-    checker::Args::parse().run()?;
-    Ok(())
+    checker::cli::Args::parse().run().await
 }

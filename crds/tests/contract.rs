@@ -67,6 +67,10 @@ fn check_batch_round_trips() {
         checks: vec![CheckRequest {
             monitor_id: 42,
             slot: Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap(),
+            credentials: Some(crds::contract::SealedCredentials {
+                owner: "uid-1".into(),
+                sealed: "v1:abc".into(),
+            }),
             config: CheckConfig::from_spec("shop", "api", 3, &monitor_spec()),
         }],
     };

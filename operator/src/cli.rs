@@ -6,10 +6,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 use kube::runtime::events::Reporter;
 use prometheus::Registry;
 
+use common::{credentials::Sealer, http, logging, shutdown};
+
 use crate::{
     cluster::{self, Context, Metrics},
-    credentials::Sealer,
-    database, http, leader, logging, shutdown,
+    database, leader,
+    scheduler::{self, Publisher, Scheduler, SystemClock},
     standalone::{self, run::DirectoryReconciler},
     status_sync::{self, StatusSync},
     store::Store,
@@ -109,6 +111,23 @@ pub struct RunArgs {
     /// Status patches per second at most (status sync).
     #[arg(long, env = "SENTINEL_STATUS_PATCHES_PER_SECOND", default_value_t = 50)]
     pub status_patches_per_second: u32,
+    /// RabbitMQ URL (the scheduler publishes check batches there).
+    #[arg(
+        long,
+        env = "SENTINEL_AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
+    )]
+    pub amqp_url: String,
+    /// Queue type of the durable queues: `classic`, or `quorum` on a RabbitMQ cluster
+    /// (3.12+). Cannot change once the queues exist.
+    #[arg(long, env = "SENTINEL_QUEUE_TYPE", default_value = "classic")]
+    pub queue_type: common::amqp::QueueType,
+    /// Checks per RabbitMQ message.
+    #[arg(long, env = "SENTINEL_BATCH_SIZE", default_value_t = 50)]
+    pub batch_size: usize,
+    /// How often the scheduler looks for due monitors.
+    #[arg(long, env = "SENTINEL_SCHEDULER_TICK", default_value = "1s", value_parser = parse_duration)]
+    pub scheduler_tick: Duration,
     /// How often standalone mode re-reads the manifests directory.
     #[arg(long, env = "SENTINEL_POLL_INTERVAL", default_value = "2s", value_parser = parse_duration)]
     pub poll_interval: Duration,
@@ -196,6 +215,10 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         lease_namespace,
         lease_name,
         status_patches_per_second,
+        amqp_url,
+        queue_type,
+        batch_size,
+        scheduler_tick,
         poll_interval,
     } = args;
     let sealer = credentials_key
@@ -210,15 +233,44 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let store = Store::new(pool.clone(), sealer);
     let registry = Arc::new(Registry::new_custom(None, None)?);
     let (shutdown, _trigger) = shutdown::on_signal();
+    let identity = leader::identity();
+    let (leading, leading_rx) = tokio::sync::watch::channel(false);
+    let (dispatching, dispatching_rx) = tokio::sync::watch::channel(true);
+    let scheduler = Scheduler::new(
+        pool.clone(),
+        Publisher::new(amqp_url, queue_type),
+        SystemClock,
+        scheduler::Options {
+            batch_size,
+            tick: scheduler_tick,
+            ..scheduler::Options::default()
+        },
+        scheduler::Metrics::register(&registry),
+    )
+    .run(leading_rx.clone(), dispatching, shutdown.clone());
+    let probe_pool = pool.clone();
+    let probe_leading = leading_rx.clone();
+    let ready: http::ReadinessProbe = Arc::new(move || {
+        let pool = probe_pool.clone();
+        // The leader is ready only while it can dispatch (RabbitMQ reachable).
+        let dispatch_ok = !*probe_leading.borrow() || *dispatching_rx.borrow();
+        Box::pin(async move {
+            if !dispatch_ok {
+                return Err("scheduler cannot dispatch: RabbitMQ unavailable".to_string());
+            }
+            sqlx::query("SELECT 1")
+                .execute(&pool)
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("MySQL unavailable: {e}"))
+        })
+    });
     let server = tokio::spawn(http::serve(
         metrics_addr,
         registry.clone(),
-        pool.clone(),
+        ready,
         shutdown.clone(),
     ));
-    let identity = leader::identity();
-    let (leading, leading_rx) = tokio::sync::watch::channel(false);
-
     match manifests {
         Some(dir) => {
             tracing::info!(dir = %dir.display(), %identity, "standalone mode");
@@ -271,7 +323,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             )
             .run(leading_rx, shutdown.clone());
             let controllers = cluster::run_controllers(client, context, shutdown.clone());
-            tokio::join!(election, sync, controllers);
+            tokio::join!(election, sync, controllers, scheduler);
         }
     }
     server.await??;

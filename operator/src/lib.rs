@@ -5,27 +5,24 @@
 //!  apply          the reconcile core: validate → resolve references → store (shared by both modes)
 //!  references     channel and Secret lookups (API server, or a set of manifests)
 //!  store/         MySQL upserts and deletes per kind, keyed by uid
-//!  credentials    sealing Secret values (AES-256-GCM) before they reach MySQL
 //!  cluster/       kube-runtime controllers: finalizers, status conditions, Events
 //!  status_sync    MySQL live state + uptime ──► Monitor.status, throttled; health Events
 //!  uptime         uptime % and average latency over 24 h / 7 d / 30 d from the rollups
 //!  leader/        "am I the leader": a coordination.k8s.io Lease, or a MySQL row in standalone mode
+//!  scheduler/     due monitors ──► check batches on RabbitMQ (leader only), drift-free slots
 //!  standalone/    manifests from a directory: load, reconcile loop, `validate`, `status` table
 //!  database       pool and embedded migrations
-//!  logging        JSON logs
+//!  (logging, shutdown, HTTP endpoints, credential sealing: the `common` crate)
 //! ```
 #![forbid(unsafe_code)]
 
 pub mod apply;
 pub mod cli;
 pub mod cluster;
-pub mod credentials;
 pub mod database;
-pub mod http;
 pub mod leader;
-pub mod logging;
 pub mod references;
-pub mod shutdown;
+pub mod scheduler;
 pub mod standalone;
 pub mod status_sync;
 pub mod store;
@@ -69,19 +66,15 @@ pub enum Error {
     /// Adding or removing the finalizer failed.
     #[error("failed to {0}")]
     Finalizer(String),
-    /// The credentials key is malformed.
-    #[error(
-        "failed to read the credentials key: it must be 32 bytes, base64-encoded (generate one with `head -c32 /dev/urandom | base64`)"
-    )]
-    BadCredentialsKey,
-    /// Credentials must be stored but no key is configured.
-    #[error(
-        "failed to store credentials: no credentials key is configured (set SENTINEL_CREDENTIALS_KEY)"
-    )]
-    NoCredentialsKey,
-    /// Sealed credentials could not be opened.
-    #[error("failed to open sealed credentials: wrong key or damaged value")]
-    OpenCredentials,
+    /// Credentials could not be sealed (no key) or the key is malformed.
+    #[error("{0}")]
+    Credentials(#[from] common::Error),
+    /// RabbitMQ could not be reached or refused a publish.
+    #[error("{0}")]
+    Amqp(common::Error),
+    /// RabbitMQ did not confirm a published batch (nacked, or returned as unroutable).
+    #[error("failed to dispatch: RabbitMQ did not confirm a check batch")]
+    NotConfirmed,
     /// The CRD YAML could not be rendered.
     #[error("failed to render CRDs: {0}")]
     Crd(#[from] crds::Error),
@@ -115,9 +108,8 @@ impl Error {
             Self::SecretNotFound { .. } => "SecretNotFound",
             Self::Database(_) | Self::Migrate(_) => "DatabaseUnavailable",
             Self::Kube(_) | Self::Finalizer(_) => "ApiUnavailable",
-            Self::BadCredentialsKey | Self::NoCredentialsKey | Self::OpenCredentials => {
-                "CredentialsKeyMissing"
-            }
+            Self::Amqp(_) | Self::NotConfirmed => "QueueUnavailable",
+            Self::Credentials(_) => "CredentialsKeyMissing",
             Self::Crd(_) | Self::Io { .. } => "InternalError",
         }
     }

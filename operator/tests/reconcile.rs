@@ -6,6 +6,7 @@ mod support;
 
 use std::{sync::Arc, time::Duration};
 
+use common::credentials::Sealer;
 use crds::{AlertRule, Monitor, NotificationChannel};
 use http::Method;
 use kube::{
@@ -15,7 +16,6 @@ use kube::{
 use operator::{
     Error,
     cluster::{Context, Metrics, error_policy, mappers, reconcile},
-    credentials::Sealer,
     store::Store,
 };
 use prometheus::Registry;

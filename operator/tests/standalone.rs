@@ -7,8 +7,8 @@ use std::{
     process::Command,
 };
 
+use common::credentials::Sealer;
 use operator::{
-    credentials::Sealer,
     standalone::run::DirectoryReconciler,
     store::{Store, Table},
 };

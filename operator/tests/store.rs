@@ -3,11 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use common::credentials::Sealer;
 use crds::Monitor;
-use operator::{
-    credentials::Sealer,
-    store::{Change, Store, Table, monitors::MonitorRow},
-};
+use operator::store::{Change, Store, Table, monitors::MonitorRow};
 use sentinel_testkit::TestDb;
 use serde_json::json;
 
@@ -119,7 +117,9 @@ async fn credentials_need_a_key_and_are_stored_sealed() {
     let without_key = Store::new(db.pool.clone(), None);
     assert!(matches!(
         without_key.upsert_monitor(&row).await,
-        Err(operator::Error::NoCredentialsKey)
+        Err(operator::Error::Credentials(
+            common::Error::NoCredentialsKey
+        ))
     ));
     let key = Sealer::generate_key();
     let store = Store::new(db.pool.clone(), Some(Sealer::from_base64(&key).unwrap()));

@@ -31,9 +31,23 @@ pub struct CheckRequest {
     pub monitor_id: u64,
     /// The scheduled slot this check is for (not when it runs).
     pub slot: DateTime<Utc>,
+    /// Header values from Secrets, still sealed (see the `common::credentials` module):
+    /// only a checker holding the credentials key can open them, so RabbitMQ never
+    /// carries them in plain text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<SealedCredentials>,
     /// What to check and how.
     #[serde(flatten)]
     pub config: CheckConfig,
+}
+
+/// Sealed credentials and the owner they were sealed for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedCredentials {
+    /// The monitor's uid (the sealing's associated data).
+    pub owner: String,
+    /// The sealed text (`v1:…`).
+    pub sealed: String,
 }
 
 /// How to check a monitor: derived from its spec, stored with it, copied into each request.

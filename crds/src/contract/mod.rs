@@ -21,7 +21,7 @@ mod telemetry;
 
 pub use check_batch::{
     CheckBatch, CheckConfig, CheckExpectations, CheckHeader, CheckRequest, HeaderSource,
-    JsonExpectation,
+    JsonExpectation, SealedCredentials,
 };
 pub use json_path::{JsonPath, JsonStep, comparable_text};
 pub use names::{Names, QueueNames};

@@ -30,7 +30,10 @@ impl Store {
         let sealed = if credentials.is_empty() {
             None
         } else {
-            let sealer = self.sealer.as_ref().ok_or(Error::NoCredentialsKey)?;
+            let sealer = self
+                .sealer
+                .as_ref()
+                .ok_or(Error::Credentials(common::Error::NoCredentialsKey))?;
             Some(sealer.seal(who.uid, credentials))
         };
         let mut tx = self.pool.begin().await?;

@@ -13,7 +13,7 @@ pub mod rules;
 
 use sqlx::MySqlPool;
 
-use crate::credentials::Sealer;
+use common::credentials::Sealer;
 
 /// What an upsert did, for Events and logs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -45,7 +45,10 @@ impl Store {
         let credentials = if row.credentials.is_empty() {
             None
         } else {
-            let sealer = self.sealer.as_ref().ok_or(Error::NoCredentialsKey)?;
+            let sealer = self
+                .sealer
+                .as_ref()
+                .ok_or(Error::Credentials(common::Error::NoCredentialsKey))?;
             Some(sealer.seal(row.uid, &row.credentials))
         };
         let interval_ms = u32::try_from(spec.interval().as_millis()).unwrap_or(u32::MAX);

@@ -8,7 +8,8 @@
 //! | [`TestDb`] | a fresh MariaDB database with the migrations applied | `DROP DATABASE` |
 //! | [`TestVhost`] | a fresh RabbitMQ vhost (queues, exchanges all private) | vhost deleted |
 //! | [`TestRedis`] | a unique Redis key prefix | keys under it deleted |
-//! | [`TargetServer`] | a local HTTP server whose responses the test sets at run time | task stopped |
+//! | [`TargetServer`] | a local HTTP(S) server whose responses the test sets at run time | task stopped |
+//! | [`TcpProxy`] | a TCP forwarder the test can cut and restore (a service outage) | task stopped |
 //!
 //! Services are found at the usual local addresses, overridable by environment:
 //! `SENTINEL_TEST_MYSQL_URL` (default `mysql://root@127.0.0.1:3306`),
@@ -19,12 +20,14 @@
 //! these are tests, and a missing service is a setup error to fix, not to skip.
 
 mod mysql;
+mod proxy;
 mod rabbitmq;
 mod redis_prefix;
 mod target;
 pub mod wait;
 
 pub use mysql::{MIGRATOR, TestDb, mysql_server_url};
+pub use proxy::TcpProxy;
 pub use rabbitmq::TestVhost;
 pub use redis_prefix::TestRedis;
 pub use target::{ReceivedRequest, Reply, TargetServer};

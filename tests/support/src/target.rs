@@ -88,6 +88,7 @@ pub struct ReceivedRequest {
 
 #[derive(Default)]
 struct State {
+    tls: bool,
     routes: Mutex<HashMap<String, Reply>>,
     requests: Mutex<Vec<ReceivedRequest>>,
 }
@@ -115,9 +116,44 @@ impl TargetServer {
         Self { addr, state, task }
     }
 
-    /// `http://127.0.0.1:<port><path>`.
+    /// Starts an https target on a free port of 127.0.0.1 with the given certificate
+    /// chain and private key (DER), e.g. a self-signed one made with rcgen in the test.
+    ///
+    /// # Panics
+    /// When the certificate or key is unusable or no port can be bound.
+    pub async fn start_tls(
+        chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+        key: rustls::pki_types::PrivateKeyDer<'static>,
+    ) -> Self {
+        let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("default protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("a usable certificate and key");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a local port");
+        let addr = listener.local_addr().expect("local address");
+        let state = Arc::new(State {
+            tls: true,
+            ..State::default()
+        });
+        let task = tokio::spawn(serve_tls(listener, acceptor, state.clone()));
+        Self { addr, state, task }
+    }
+
+    /// `http://127.0.0.1:<port><path>` (or `https://localhost:<port><path>` for a TLS target,
+    /// so the certificate's name can match).
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        if self.state.tls {
+            format!("https://localhost:{}{path}", self.addr.port())
+        } else {
+            format!("http://{}{path}", self.addr)
+        }
     }
 
     /// Sets how `path` answers from now on.
@@ -175,6 +211,25 @@ async fn serve(listener: TcpListener, state: Arc<State>) {
         };
         let state = state.clone();
         tokio::spawn(async move {
+            let service = service_fn(move |request| handle(request, state.clone()));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn serve_tls(listener: TcpListener, acceptor: tokio_rustls::TlsAcceptor, state: Arc<State>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let acceptor = acceptor.clone();
+        let state = state.clone();
+        tokio::spawn(async move {
+            let Ok(stream) = acceptor.accept(stream).await else {
+                return;
+            };
             let service = service_fn(move |request| handle(request, state.clone()));
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)

@@ -1,0 +1,250 @@
+//! The consume loop: batches in, checks run, results made durable, then acked.
+//!
+//! A batch is acked only after its results are in the Redis stream *and* the monitor
+//! states are committed in MySQL. If either fails the batch is requeued (after a short
+//! pause, so an outage does not spin), and the redelivered checks keep their identity
+//! `(monitor, slot)`: duplicate stream entries collapse on the `ping_results` primary key,
+//! and state ignores slots it already applied. A batch that does not decode is rejected
+//! without requeue and lands in `checks.dead`. A lost connection drops nothing: unacked
+//! batches return to the queue, and the loop reconnects with capped backoff.
+//!
+//! On shutdown the consumer is cancelled first (no new batches), in-flight batches finish
+//! within the drain timeout and are acked, then the loop returns.
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use common::{amqp, credentials::Sealer};
+use crds::contract::{self, CheckBatch, CheckRequest, QueueNames, TelemetryRecord};
+use futures::StreamExt;
+use lapin::{
+    message::Delivery,
+    options::{
+        BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions,
+        BasicQosOptions, BasicRejectOptions,
+    },
+    types::FieldTable,
+};
+use sqlx::MySqlPool;
+use tokio::{sync::Semaphore, task::JoinSet};
+
+use crate::{Result, metrics::Metrics, probe, state, telemetry::TelemetryWriter};
+
+/// Pause before requeueing a batch whose results could not be stored.
+const REQUEUE_PAUSE: Duration = Duration::from_secs(1);
+
+/// Tuning.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Unacked batches RabbitMQ hands this checker at once.
+    pub prefetch: u16,
+    /// Checks running at once, across all batches.
+    pub concurrency: usize,
+    /// How long shutdown waits for in-flight batches.
+    pub drain_timeout: Duration,
+}
+
+/// Everything a batch needs.
+pub struct Checker {
+    client: Arc<probe::Client>,
+    pool: MySqlPool,
+    telemetry: TelemetryWriter,
+    sealer: Option<Sealer>,
+    limit: Arc<Semaphore>,
+    metrics: Metrics,
+    options: Options,
+}
+
+impl Checker {
+    /// A checker.
+    pub fn new(
+        client: probe::Client,
+        pool: MySqlPool,
+        telemetry: TelemetryWriter,
+        sealer: Option<Sealer>,
+        metrics: Metrics,
+        options: Options,
+    ) -> Self {
+        Self {
+            client: Arc::new(client),
+            pool,
+            telemetry,
+            sealer,
+            limit: Arc::new(Semaphore::new(options.concurrency.max(1))),
+            metrics,
+            options,
+        }
+    }
+
+    /// Consumes until `shutdown`, reconnecting when the connection drops. `connected`
+    /// reports whether a consumer is active (for `/readyz`).
+    pub async fn run(
+        self: Arc<Self>,
+        amqp_url: &str,
+        queue_type: amqp::QueueType,
+        connected: tokio::sync::watch::Sender<bool>,
+        shutdown: impl std::future::Future<Output = ()> + Clone,
+    ) {
+        loop {
+            let Some(connection) = amqp::connect_with_backoff(amqp_url, shutdown.clone()).await
+            else {
+                return;
+            };
+            match self
+                .clone()
+                .consume(&connection, queue_type, &connected, shutdown.clone())
+                .await
+            {
+                Ok(()) => {
+                    connected.send_replace(false);
+                    let _ = connection.close(200, "shutdown".into()).await;
+                    return;
+                }
+                Err(e) => {
+                    connected.send_replace(false);
+                    tracing::warn!(error = %e, "lost the RabbitMQ consumer; reconnecting");
+                }
+            }
+        }
+    }
+
+    /// One connection's worth of consuming. `Ok` on shutdown, `Err` when the connection
+    /// or channel failed.
+    async fn consume(
+        self: Arc<Self>,
+        connection: &lapin::Connection,
+        queue_type: amqp::QueueType,
+        connected: &tokio::sync::watch::Sender<bool>,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<()> {
+        let channel = connection.create_channel().await?;
+        channel
+            .basic_qos(self.options.prefetch, BasicQosOptions::default())
+            .await?;
+        amqp::declare_topology(&channel, queue_type).await?;
+        let tag = format!("checker-{}", uuid::Uuid::new_v4().simple());
+        let mut consumer = channel
+            .basic_consume(
+                QueueNames::CHECKS.into(),
+                tag.as_str().into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        connected.send_replace(true);
+        tracing::info!(
+            prefetch = self.options.prefetch,
+            concurrency = self.options.concurrency,
+            "consuming checks"
+        );
+        tokio::pin!(shutdown);
+        let mut in_flight = JoinSet::new();
+        let outcome = loop {
+            tokio::select! {
+                () = &mut shutdown => {
+                    let _ = channel.basic_cancel(tag.as_str().into(), BasicCancelOptions::default()).await;
+                    break Ok(());
+                }
+                delivery = consumer.next() => match delivery {
+                    Some(Ok(delivery)) => {
+                        let checker = self.clone();
+                        in_flight.spawn(async move { checker.handle(delivery).await });
+                    }
+                    Some(Err(e)) => break Err(e.into()),
+                    None => break Err(lapin::Error::from(lapin::ErrorKind::InvalidConnectionState(
+                        lapin::ConnectionState::Closed,
+                    )).into()),
+                },
+                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+            }
+        };
+        let drained = tokio::time::timeout(self.options.drain_timeout, async {
+            while in_flight.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                left = in_flight.len(),
+                "drain timeout: unfinished batches return to the queue"
+            );
+            in_flight.abort_all();
+        }
+        outcome
+    }
+
+    /// Processes one delivery and acks, requeues or rejects it.
+    async fn handle(&self, delivery: Delivery) {
+        let started = std::time::Instant::now();
+        let batch: CheckBatch = match contract::decode("check batch", &delivery.data) {
+            Ok(batch) => batch,
+            Err(e) => {
+                tracing::warn!(error = %e, "malformed check batch: dead-lettered");
+                self.metrics.batches.with_label_values(&["rejected"]).inc();
+                let _ = delivery.reject(BasicRejectOptions { requeue: false }).await;
+                return;
+            }
+        };
+        let results = self.run_batch(&batch).await;
+        match self.persist(&results).await {
+            Ok(()) => {
+                if let Err(e) = delivery.ack(BasicAckOptions::default()).await {
+                    tracing::warn!(error = %e, batch = %batch.batch_id, "failed to ack; the batch will be redelivered");
+                }
+                self.metrics.batches.with_label_values(&["acked"]).inc();
+                self.metrics
+                    .batch_duration
+                    .observe(started.elapsed().as_secs_f64());
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, batch = %batch.batch_id, "failed to store results; requeueing");
+                self.metrics.batches.with_label_values(&["requeued"]).inc();
+                tokio::time::sleep(REQUEUE_PAUSE).await;
+                let _ = delivery
+                    .nack(BasicNackOptions {
+                        requeue: true,
+                        ..BasicNackOptions::default()
+                    })
+                    .await;
+            }
+        }
+    }
+
+    /// Runs every check of the batch concurrently under the global limit.
+    pub async fn run_batch(&self, batch: &CheckBatch) -> Vec<TelemetryRecord> {
+        let mut checks = JoinSet::new();
+        for (index, request) in batch.checks.iter().enumerate() {
+            let permit = self.limit.clone().acquire_owned();
+            let request = request.clone();
+            let credentials = self.credentials(&request);
+            let client = self.client.clone();
+            let metrics = self.metrics.clone();
+            checks.spawn(async move {
+                let _permit = permit.await.expect("the limit is never closed");
+                metrics.in_flight.inc();
+                let record = probe::run(&client, &request, &credentials).await;
+                metrics.in_flight.dec();
+                metrics.observe(&record);
+                (index, record)
+            });
+        }
+        let mut results = checks.join_all().await;
+        results.sort_by_key(|(index, _)| *index);
+        results.into_iter().map(|(_, record)| record).collect()
+    }
+
+    fn credentials(&self, request: &CheckRequest) -> BTreeMap<String, String> {
+        match (&request.credentials, &self.sealer) {
+            (Some(sealed), Some(sealer)) => sealer.open(&sealed.owner, &sealed.sealed).unwrap_or_else(|e| {
+                tracing::warn!(monitor_id = request.monitor_id, error = %e, "cannot open header credentials");
+                BTreeMap::new()
+            }),
+            _ => BTreeMap::new(),
+        }
+    }
+
+    /// Makes results durable: the telemetry stream first, then monitor state.
+    async fn persist(&self, results: &[TelemetryRecord]) -> Result<()> {
+        self.telemetry.write(results).await?;
+        state::apply_batch(&self.pool, results).await?;
+        Ok(())
+    }
+}
