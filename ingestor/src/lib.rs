@@ -1,33 +1,33 @@
-//! The Uptime Sentinel ingestor: drains the Redis telemetry buffer into partitioned MySQL tables and computes rollups.
+//! The Uptime Sentinel ingestor.
 //!
-//! Only the command line exists yet; the pipeline arrives with the ingestor issue. Running it
-//! says so and exits non-zero, so nothing mistakes it for a working component.
+//! ```text
+//!  ingest      Redis stream (consumer group) ──► ping_results (multi-row INSERT IGNORE) ──► XACK
+//!  partitions  daily partitions ahead of time, old days dropped (raw retention)
+//!  rollup      ping_results ──► ping_stats_hourly ──► ping_stats_daily (idempotent, watermarks)
+//!  maintain    the periodic loop running partitions and rollups
+//! ```
 #![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod ingest;
+pub mod maintain;
+pub mod metrics;
+pub mod partitions;
+pub mod rollup;
 
 /// Errors of the ingestor.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The component is not built yet.
-    #[error("the ingestor is not implemented yet (it arrives with the ingestor issue)")]
-    NotImplemented,
+    /// MySQL failed.
+    #[error("failed to talk to MySQL: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Redis failed.
+    #[error("failed to talk to Redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// Shared plumbing failed.
+    #[error("{0}")]
+    Common(#[from] common::Error),
 }
 
-/// Command line of the ingestor.
-#[derive(Debug, clap::Parser)]
-#[command(
-    name = "ingestor",
-    version,
-    about = "Uptime Sentinel ingestor: drains the Redis telemetry buffer into partitioned MySQL tables and computes rollups"
-)]
-pub struct Args {}
-
-impl Args {
-    /// Runs the ingestor.
-    ///
-    /// # Errors
-    /// [`Error::NotImplemented`] until the component is built.
-    pub fn run(self) -> Result<(), Error> {
-        let Self {} = self;
-        Err(Error::NotImplemented)
-    }
-}
+/// Result with the ingestor's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,7 +1,7 @@
 //! The `ingestor` binary: parse the command line and run the library.
 
-fn main() -> anyhow::Result<()> {
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
     use clap::Parser;
-    ingestor::Args::parse().run()?;
-    Ok(())
+    ingestor::cli::Args::parse().run().await
 }
