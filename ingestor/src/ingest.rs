@@ -111,58 +111,76 @@ impl Ingestor {
     }
 
     /// Reads the next batch: entries pending for this consumer first (after a restart),
-    /// then entries idle too long with other consumers, then new ones.
+    /// then entries idle too long with other consumers, then new ones. (The run loop uses
+    /// the three steps separately; this combination is for one-off draining.)
     ///
     /// # Errors
     /// Redis errors.
     pub async fn read(&self) -> Result<Vec<Entry>> {
-        let mut redis = self.redis.clone();
-        let stream = self.names.telemetry_stream();
-        let group = self.names.telemetry_group();
-        let count = self.options.batch_size;
-        // Our own pending entries (a restart between read and ack).
-        let mine: StreamReadReply = redis
-            .xread_options(
-                &[&stream],
-                &["0"],
-                &StreamReadOptions::default()
-                    .group(group, &self.options.consumer)
-                    .count(count),
-            )
-            .await?;
-        let mut entries = entries_of(mine);
+        let mut entries = self.read_pending().await?;
         if entries.is_empty() {
-            let idle = u64::try_from(self.options.claim_timeout.as_millis()).unwrap_or(u64::MAX);
-            let claimed: redis::Value = redis::cmd("XAUTOCLAIM")
-                .arg(&stream)
-                .arg(group)
-                .arg(&self.options.consumer)
-                .arg(idle)
-                .arg("0-0")
-                .arg("COUNT")
-                .arg(count)
-                .query_async(&mut redis)
-                .await?;
-            entries = claimed_entries(claimed);
-            if !entries.is_empty() {
-                self.metrics.claimed.inc_by(entries.len() as u64);
-            }
+            entries = self.claim().await?;
         }
         if entries.is_empty() {
-            let block = usize::try_from(self.options.flush_interval.as_millis()).unwrap_or(1000);
-            let fresh: StreamReadReply = redis
-                .xread_options(
-                    &[&stream],
-                    &[">"],
-                    &StreamReadOptions::default()
-                        .group(group, &self.options.consumer)
-                        .count(count)
-                        .block(block),
-                )
-                .await?;
-            entries = entries_of(fresh);
+            entries = self.read_new().await?;
         }
         Ok(entries)
+    }
+
+    /// Entries this consumer read before and never acknowledged (a crash or restart).
+    ///
+    /// # Errors
+    /// Redis errors.
+    pub async fn read_pending(&self) -> Result<Vec<Entry>> {
+        let mut redis = self.redis.clone();
+        let options = StreamReadOptions::default()
+            .group(self.names.telemetry_group(), &self.options.consumer)
+            .count(self.options.batch_size);
+        let mine: StreamReadReply = redis
+            .xread_options(&[self.names.telemetry_stream()], &["0"], &options)
+            .await?;
+        Ok(entries_of(mine))
+    }
+
+    /// Takes over entries that other consumers left pending longer than the claim timeout.
+    ///
+    /// # Errors
+    /// Redis errors.
+    pub async fn claim(&self) -> Result<Vec<Entry>> {
+        let mut redis = self.redis.clone();
+        let idle = u64::try_from(self.options.claim_timeout.as_millis()).unwrap_or(u64::MAX);
+        let claimed: redis::Value = redis::cmd("XAUTOCLAIM")
+            .arg(self.names.telemetry_stream())
+            .arg(self.names.telemetry_group())
+            .arg(&self.options.consumer)
+            .arg(idle)
+            .arg("0-0")
+            .arg("COUNT")
+            .arg(self.options.batch_size)
+            .query_async(&mut redis)
+            .await?;
+        let entries = claimed_entries(claimed);
+        if !entries.is_empty() {
+            self.metrics.claimed.inc_by(entries.len() as u64);
+        }
+        Ok(entries)
+    }
+
+    /// New entries, waiting at most the flush interval for some to arrive.
+    ///
+    /// # Errors
+    /// Redis errors.
+    pub async fn read_new(&self) -> Result<Vec<Entry>> {
+        let mut redis = self.redis.clone();
+        let block = usize::try_from(self.options.flush_interval.as_millis()).unwrap_or(1000);
+        let options = StreamReadOptions::default()
+            .group(self.names.telemetry_group(), &self.options.consumer)
+            .count(self.options.batch_size)
+            .block(block);
+        let fresh: StreamReadReply = redis
+            .xread_options(&[self.names.telemetry_stream()], &[">"], &options)
+            .await?;
+        Ok(entries_of(fresh))
     }
 
     /// Stores `entries` and acknowledges them. Malformed entries go to the dead stream.
@@ -232,58 +250,98 @@ impl Ingestor {
         Ok(redis.xlen(self.names.telemetry_stream()).await?)
     }
 
-    /// Runs until `shutdown`: read, store, ack; on failure keep the batch and back off.
+    /// Runs until `shutdown`. Own pending entries first, then new ones, with up to
+    /// [`IN_FLIGHT`] batches being stored at once (reading the next batch overlaps
+    /// inserting the last); abandoned entries of other consumers are claimed every half
+    /// claim timeout. A batch that cannot be stored is retried with capped exponential
+    /// backoff and stays pending meanwhile.
     pub async fn run(
         &self,
         ready: tokio::sync::watch::Sender<bool>,
         shutdown: impl std::future::Future<Output = ()>,
     ) {
         tokio::pin!(shutdown);
-        let mut held: Vec<Entry> = Vec::new();
+        let ready = std::sync::Arc::new(ready);
+        let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+        let mut tasks = tokio::task::JoinSet::new();
         let mut failures = 0u32;
+        let mut pending_done = false;
+        let mut last_claim = tokio::time::Instant::now();
         loop {
-            if held.is_empty() {
-                let read = tokio::select! {
-                    () = &mut shutdown => return,
-                    read = self.read() => read,
-                };
-                match read {
-                    Ok(entries) => held = entries,
-                    Err(e) => {
-                        failures += 1;
-                        ready.send_replace(false);
-                        tracing::warn!(error = %e, "failed to read the telemetry stream");
-                        if self.pause(failures, &mut shutdown).await {
-                            return;
-                        }
-                        continue;
+            while tasks.try_join_next().is_some() {}
+            let claim_due = last_claim.elapsed() >= self.options.claim_timeout / 2;
+            let read = tokio::select! {
+                () = &mut shutdown => break,
+                read = async {
+                    if !pending_done {
+                        self.read_pending().await
+                    } else if claim_due {
+                        self.claim().await
+                    } else {
+                        self.read_new().await
                     }
-                }
-            }
-            if held.is_empty() {
-                continue;
-            }
-            match self.store(&held).await {
-                Ok(_) => {
+                } => read,
+            };
+            let entries = match read {
+                Ok(entries) => {
                     failures = 0;
-                    ready.send_replace(true);
-                    held.clear();
+                    entries
                 }
                 Err(e) => {
                     failures += 1;
                     ready.send_replace(false);
-                    tracing::warn!(error = %e, entries = held.len(), attempt = failures, "failed to store telemetry; retrying the same batch");
+                    tracing::warn!(error = %e, "failed to read the telemetry stream");
                     if self.pause(failures, &mut shutdown).await {
-                        return;
+                        break;
+                    }
+                    continue;
+                }
+            };
+            if !pending_done && entries.is_empty() {
+                pending_done = true;
+            }
+            if claim_due && pending_done {
+                last_claim = tokio::time::Instant::now();
+            }
+            if entries.is_empty() {
+                continue;
+            }
+            let permit = tokio::select! {
+                () = &mut shutdown => break,
+                permit = slots.clone().acquire_owned() => permit.expect("never closed"),
+            };
+            let ingestor = self.clone();
+            let ready = ready.clone();
+            tasks.spawn(async move {
+                let _permit = permit;
+                let mut attempt = 0u32;
+                loop {
+                    match ingestor.store(&entries).await {
+                        Ok(_) => {
+                            ready.send_replace(true);
+                            break;
+                        }
+                        Err(e) => {
+                            attempt += 1;
+                            ready.send_replace(false);
+                            tracing::warn!(error = %e, entries = entries.len(), attempt, "failed to store telemetry; retrying the same batch");
+                            tokio::time::sleep(common::amqp::backoff(attempt - 1)).await;
+                        }
                     }
                 }
-            }
+            });
             if let Ok(backlog) = self.backlog().await {
                 self.metrics
                     .backlog
                     .set(i64::try_from(backlog).unwrap_or(i64::MAX));
             }
         }
+        // Batches still failing at shutdown stay pending and are stored after a restart.
+        let _ = tokio::time::timeout(Duration::from_secs(10), async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        tasks.abort_all();
     }
 
     /// Waits the backoff for `failures`; true when shutdown came first.
@@ -299,6 +357,9 @@ impl Ingestor {
         }
     }
 }
+
+/// Batches being stored at once: one inserting while the next is read and decoded.
+pub const IN_FLIGHT: usize = 2;
 
 /// Inserts `records` with one multi-row INSERT IGNORE in one transaction; returns rows
 /// inserted.
