@@ -47,7 +47,7 @@ stop() {
   pids=()
   echo "stopped (logs in .local/)"
 }
-trap 'stop; exit 0' INT TERM
+trap 'exit 0' INT TERM
 trap stop EXIT
 
 "$bin/demo-target" 18080 >.local/demo-target.log 2>&1 &

@@ -21,7 +21,11 @@ impl TelemetryWriter {
     /// [`crate::Error::Redis`] when Redis cannot be reached now.
     pub async fn connect(url: &str, names: &Names) -> Result<Self> {
         let client = redis::Client::open(url)?;
-        let connection = ConnectionManager::new(client).await?;
+        // A pipeline of a batch's records can take longer than the client's default 500 ms
+        // response timeout on a busy Redis; a timeout would requeue a batch needlessly.
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_response_timeout(Some(std::time::Duration::from_secs(5)));
+        let connection = ConnectionManager::new_with_config(client, config).await?;
         Ok(Self {
             connection,
             stream: names.telemetry_stream(),

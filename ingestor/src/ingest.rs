@@ -82,7 +82,12 @@ impl Ingestor {
         options: Options,
         metrics: Metrics,
     ) -> Result<Self> {
-        let redis = ConnectionManager::new(redis::Client::open(redis_url)?).await?;
+        // Reads block up to the flush interval: the response timeout must be longer (the
+        // client's default, 500 ms, would turn every idle read into a timeout error).
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_response_timeout(Some(options.flush_interval + Duration::from_secs(5)));
+        let redis =
+            ConnectionManager::new_with_config(redis::Client::open(redis_url)?, config).await?;
         let ingestor = Self {
             redis,
             pool,

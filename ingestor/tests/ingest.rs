@@ -277,3 +277,30 @@ async fn malformed_entries_go_to_the_dead_stream_without_blocking_the_rest() {
     );
     assert_eq!(reasons[2], "entry has no field r");
 }
+
+#[tokio::test]
+async fn an_idle_read_waits_the_flush_interval_without_a_timeout_error() {
+    let db = TestDb::create().await;
+    let redis = TestRedis::create().await;
+    let ingestor = Ingestor::new(
+        &redis.url,
+        db.pool.clone(),
+        Names::new(redis.prefix.clone()),
+        Options {
+            batch_size: 10,
+            flush_interval: Duration::from_millis(1500),
+            claim_timeout: Duration::from_secs(60),
+            consumer: "idle".into(),
+        },
+        Metrics::register(&prometheus::Registry::new()),
+    )
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let entries = ingestor
+        .read_new()
+        .await
+        .expect("an empty stream is not an error");
+    assert!(entries.is_empty());
+    assert!(started.elapsed() >= Duration::from_millis(1400));
+}

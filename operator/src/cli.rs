@@ -285,7 +285,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
                 DirectoryReconciler::new(dir, store).run(poll_interval, shutdown.clone());
             // Standalone has no API server to write status to; `operator status` reads MySQL.
             drop(leading_rx);
-            tokio::join!(election, reconciler);
+            tokio::join!(election, reconciler, scheduler);
         }
         None => {
             let client = kube::Client::try_default().await?;
