@@ -3,7 +3,12 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use clap::Parser;
-use common::{amqp::QueueType, credentials::Sealer, http, logging, shutdown};
+use common::{
+    amqp::QueueType,
+    cli::{LogArgs, mysql_ready, parse_duration},
+    credentials::Sealer,
+    http, shutdown,
+};
 use crds::contract::Names;
 use prometheus::Registry;
 
@@ -64,16 +69,9 @@ pub struct Args {
     /// Address of /healthz, /readyz and /metrics.
     #[arg(long, env = "SENTINEL_METRICS_ADDR", default_value = "0.0.0.0:8081")]
     pub metrics_addr: SocketAddr,
-    /// Log filter; `RUST_LOG` wins when set.
-    #[arg(long, env = "SENTINEL_LOG_LEVEL", default_value = "info")]
-    pub log_level: String,
-    /// Human-readable logs instead of JSON.
-    #[arg(long, env = "SENTINEL_LOG_TEXT")]
-    pub log_text: bool,
-}
-
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    crds::duration::parse(text).map_err(|e| e.to_string())
+    /// Logging.
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 impl Args {
@@ -95,10 +93,9 @@ impl Args {
             reuse_connections,
             drain_timeout,
             metrics_addr,
-            log_level,
-            log_text,
+            log,
         } = self;
-        logging::init(&log_level, !log_text);
+        log.init();
         let _ = rustls::crypto::ring::default_provider().install_default();
         let sealer = credentials_key
             .as_deref()
@@ -137,11 +134,7 @@ impl Args {
                 if !telemetry.ping().await {
                     return Err("Redis unavailable".to_string());
                 }
-                sqlx::query("SELECT 1")
-                    .execute(&pool)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| format!("MySQL unavailable: {e}"))
+                mysql_ready(&pool).await
             })
         });
         let server = tokio::spawn(http::serve(metrics_addr, registry, ready, shutdown.clone()));

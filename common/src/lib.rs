@@ -2,6 +2,7 @@
 //! does these things the same way and none of them writes them again:
 //!
 //! ```text
+//!  cli          logging flags, duration parsing, the MySQL readiness check
 //!  logging      JSON logs with an env filter
 //!  shutdown     one SIGTERM / Ctrl-C future for every task
 //!  http         /healthz, /readyz (a readiness probe you pass in), /metrics
@@ -12,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod amqp;
+pub mod cli;
 pub mod credentials;
 pub mod http;
 pub mod logging;

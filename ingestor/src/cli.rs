@@ -3,7 +3,10 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use clap::Parser;
-use common::{http, logging, shutdown};
+use common::{
+    cli::{LogArgs, mysql_ready, parse_duration},
+    http, shutdown,
+};
 use crds::contract::Names;
 use prometheus::Registry;
 
@@ -60,16 +63,9 @@ pub struct Args {
     /// Address of /healthz, /readyz and /metrics.
     #[arg(long, env = "SENTINEL_METRICS_ADDR", default_value = "0.0.0.0:8082")]
     pub metrics_addr: SocketAddr,
-    /// Log filter; `RUST_LOG` wins when set.
-    #[arg(long, env = "SENTINEL_LOG_LEVEL", default_value = "info")]
-    pub log_level: String,
-    /// Human-readable logs instead of JSON.
-    #[arg(long, env = "SENTINEL_LOG_TEXT")]
-    pub log_text: bool,
-}
-
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    crds::duration::parse(text).map_err(|e| e.to_string())
+    /// Logging.
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 impl Args {
@@ -92,10 +88,9 @@ impl Args {
             lateness,
             maintenance_interval,
             metrics_addr,
-            log_level,
-            log_text,
+            log,
         } = self;
-        logging::init(&log_level, !log_text);
+        log.init();
         let _ = rustls::crypto::ring::default_provider().install_default();
         let pool = sqlx::mysql::MySqlPoolOptions::new()
             .max_connections(8)
@@ -128,10 +123,7 @@ impl Args {
             let storing = *ready_rx.borrow();
             let pool = probe_pool.clone();
             Box::pin(async move {
-                sqlx::query("SELECT 1")
-                    .execute(&pool)
-                    .await
-                    .map_err(|e| format!("MySQL unavailable: {e}"))?;
+                mysql_ready(&pool).await?;
                 if storing {
                     Ok(())
                 } else {

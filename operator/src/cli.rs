@@ -6,7 +6,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use kube::runtime::events::Reporter;
 use prometheus::Registry;
 
-use common::{credentials::Sealer, http, logging, shutdown};
+use common::{
+    cli::{LogArgs, mysql_ready, parse_duration},
+    credentials::Sealer,
+    http, shutdown,
+};
 
 use crate::{
     cluster::{self, Context, Metrics},
@@ -21,17 +25,9 @@ use crate::{
 #[derive(Debug, Parser)]
 #[command(name = "operator", version, about, long_about = None)]
 pub struct Cli {
-    /// Log filter (`info`, `debug`, `operator=debug,kube=info`); `RUST_LOG` wins when set.
-    #[arg(
-        long,
-        env = "SENTINEL_LOG_LEVEL",
-        default_value = "info",
-        global = true
-    )]
-    pub log_level: String,
-    /// Human-readable logs instead of JSON (for a terminal).
-    #[arg(long, env = "SENTINEL_LOG_TEXT", global = true)]
-    pub log_text: bool,
+    /// Logging.
+    #[command(flatten)]
+    pub log: LogArgs,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -133,10 +129,6 @@ pub struct RunArgs {
     pub poll_interval: Duration,
 }
 
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    crds::duration::parse(text).map_err(|e| e.to_string())
-}
-
 impl Cli {
     /// Parses `std::env::args` and runs the command.
     pub async fn parse_and_run() -> ExitCode {
@@ -156,12 +148,8 @@ impl Cli {
     /// # Errors
     /// Whatever the command fails with.
     pub async fn run(self) -> anyhow::Result<ExitCode> {
-        let Self {
-            log_level,
-            log_text,
-            command,
-        } = self;
-        logging::init(&log_level, !log_text);
+        let Self { log, command } = self;
+        log.init();
         let _ = rustls::crypto::ring::default_provider().install_default();
         match command {
             Command::Crd => {
@@ -258,11 +246,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             if !dispatch_ok {
                 return Err("scheduler cannot dispatch: RabbitMQ unavailable".to_string());
             }
-            sqlx::query("SELECT 1")
-                .execute(&pool)
-                .await
-                .map(|_| ())
-                .map_err(|e| format!("MySQL unavailable: {e}"))
+            mysql_ready(&pool).await
         })
     });
     let server = tokio::spawn(http::serve(
