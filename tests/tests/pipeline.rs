@@ -1,0 +1,152 @@
+//! The three real binaries as processes (operator in standalone mode, checker, ingestor)
+//! against the real MariaDB, RabbitMQ and Redis, with local targets: manifests become
+//! checks, results become rows, and `operator status` shows the right health.
+
+use std::{
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use sentinel_testkit::{Reply, TargetServer, TestDb, TestRedis, TestVhost, wait};
+
+/// A workspace binary next to this test's executable (`cargo nextest run --workspace`
+/// and `cargo test --workspace` build them).
+fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .unwrap()
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run the tests with --workspace",
+        path.display()
+    );
+    path
+}
+
+/// Child processes stopped with SIGTERM when the test ends, however it ends.
+struct Processes(Vec<Child>);
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+        }
+        for child in &mut self.0 {
+            let _ = child.wait();
+        }
+    }
+}
+
+#[tokio::test]
+async fn manifests_become_checks_rows_and_status() {
+    let db = TestDb::create().await;
+    let vhost = TestVhost::create().await;
+    let redis = TestRedis::create().await;
+    let target = TargetServer::start().await;
+    target.set("/up", Reply::ok(r#"{"status":"ok"}"#));
+    target.set("/down", Reply::status(503));
+    let dir = std::env::temp_dir().join(format!(
+        "sentinel-e2e-{}",
+        sentinel_testkit::unique_suffix()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("monitors.yaml"),
+        format!(
+            "apiVersion: uptimesentinel.io/v1alpha1\nkind: Monitor\nmetadata: {{name: up}}\nspec: {{url: '{}', interval: 10s, timeout: 2s}}\n---\n\
+             apiVersion: uptimesentinel.io/v1alpha1\nkind: Monitor\nmetadata: {{name: down}}\nspec: {{url: '{}', interval: 10s, timeout: 2s}}\n",
+            target.url("/up"),
+            target.url("/down")
+        ),
+    )
+    .unwrap();
+
+    let common = |command: &mut Command| {
+        command
+            .env("SENTINEL_DATABASE_URL", &db.url)
+            .env("SENTINEL_AMQP_URL", &vhost.amqp_url)
+            .env("SENTINEL_REDIS_URL", &redis.url)
+            .env("SENTINEL_REDIS_PREFIX", &redis.prefix)
+            .env("SENTINEL_METRICS_ADDR", "127.0.0.1:0")
+            .env("SENTINEL_LOG_TEXT", "true")
+            .stdout(Stdio::null());
+    };
+    let mut operator = Command::new(binary("operator"));
+    operator.args(["run", "--manifests"]).arg(&dir);
+    common(&mut operator);
+    let mut checker = Command::new(binary("checker"));
+    common(&mut checker);
+    let mut ingestor = Command::new(binary("ingestor"));
+    ingestor.env("SENTINEL_INGEST_FLUSH_INTERVAL", "200ms");
+    common(&mut ingestor);
+    let _processes = Processes(vec![
+        operator.spawn().unwrap(),
+        checker.spawn().unwrap(),
+        ingestor.spawn().unwrap(),
+    ]);
+
+    // Results reach ping_results for both monitors (scheduler → checker → Redis → ingestor).
+    wait::until(
+        "rows for both monitors",
+        Duration::from_secs(40),
+        || async {
+            let monitors: i64 =
+                sqlx::query_scalar("SELECT COUNT(DISTINCT monitor_id) FROM ping_results")
+                    .fetch_one(&db.pool)
+                    .await
+                    .ok()?;
+            (monitors == 2).then_some(())
+        },
+    )
+    .await;
+    let failed: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT m.name, p.error_kind FROM ping_results p JOIN monitors m ON m.id = p.monitor_id WHERE p.ok = 0",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert!(
+        failed
+            .iter()
+            .all(|(name, kind)| name == "down" && kind.as_deref() == Some("status")),
+        "{failed:?}"
+    );
+
+    // `operator status` shows the health the checker recorded.
+    let status = wait::until(
+        "Up and Down in operator status",
+        Duration::from_secs(20),
+        || async {
+            let output = Command::new(binary("operator"))
+                .args(["status", "-o", "json", "--database-url", &db.url])
+                .output()
+                .ok()?;
+            let lines: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
+            let health = |name: &str| {
+                lines
+                    .as_array()?
+                    .iter()
+                    .find(|l| l["name"] == name)
+                    .map(|l| l["health"].clone())
+            };
+            (health("up")? == "Up" && health("down")? == "Down").then_some(lines)
+        },
+    )
+    .await;
+    let down = status
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == "down")
+        .unwrap();
+    assert_eq!(down["last_error"], "status 503 is not in 200-399");
+    assert!(down["consecutive_failures"].as_u64().unwrap() >= 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
