@@ -42,7 +42,7 @@ use lapin::{
     options::{BasicPublishOptions, ConfirmSelectOptions},
 };
 use operator::scheduler::{self, Publisher, Scheduler, SystemClock};
-use sentinel_testkit::{TestDb, TestRedis, TestVhost};
+use sentinel_testkit::{SeedMonitor, TestDb, TestRedis, TestVhost};
 use serde_json::json;
 
 fn main() -> anyhow::Result<()> {
@@ -254,29 +254,10 @@ async fn checker_phase(url: &str, checks: usize, concurrency: usize) -> anyhow::
     let db = TestDb::create().await;
     let vhost = TestVhost::create().await;
     let redis = TestRedis::create().await;
-    for chunk in (1..=MONITORS).collect::<Vec<_>>().chunks(500) {
-        let mut insert = sqlx::QueryBuilder::new(
-            "INSERT INTO monitors (id, uid, namespace, name, generation, labels, url, interval_ms, timeout_ms, check_config) ",
-        );
-        insert.push_values(chunk, |mut row, id| {
-            row.push_bind(*id)
-                .push_bind(format!("u{id}"))
-                .push_bind("bench")
-                .push_bind(format!("m{id}"))
-                .push_bind(1)
-                .push_bind("{}")
-                .push_bind(url)
-                .push_bind(10_000)
-                .push_bind(5_000)
-                .push_bind("{}");
-        });
-        insert.build().execute(&db.pool).await?;
-        let mut state = sqlx::QueryBuilder::new("INSERT INTO monitor_state (monitor_id) ");
-        state.push_values(chunk, |mut row, id| {
-            row.push_bind(*id);
-        });
-        state.build().execute(&db.pool).await?;
-    }
+    let seeds: Vec<SeedMonitor> = (1..=MONITORS)
+        .map(|id| SeedMonitor::new(id, format!("m{id}"), url))
+        .collect();
+    db.insert_monitors(&seeds, true).await;
     let spec: crds::MonitorSpec =
         serde_json::from_value(json!({"url": url, "interval": "10s", "timeout": "5s"}))?;
     let config = CheckConfig::from_spec("bench", "m", 1, &spec);
@@ -443,25 +424,17 @@ async fn dispatch_phase(monitors: usize) -> anyhow::Result<f64> {
     let vhost = TestVhost::create().await;
     let spec: crds::MonitorSpec = serde_json::from_value(json!({"url": "http://127.0.0.1:9/"}))?;
     let config = serde_json::to_string(&CheckConfig::from_spec("bench", "m", 1, &spec))?;
-    for chunk in (1..=monitors as u64).collect::<Vec<_>>().chunks(2000) {
-        let mut insert = sqlx::QueryBuilder::new(
-            "INSERT INTO monitors (id, uid, namespace, name, generation, labels, url, interval_ms, timeout_ms, check_config, next_check_at) ",
-        );
-        insert.push_values(chunk, |mut row, id| {
-            row.push_bind(*id)
-                .push_bind(format!("u{id}"))
-                .push_bind("bench")
-                .push_bind(format!("m{id}"))
-                .push_bind(1)
-                .push_bind("{}")
-                .push_bind("http://127.0.0.1:9/")
-                .push_bind(60_000)
-                .push_bind(5_000)
-                .push_bind(&config)
-                .push_bind((Utc::now() - chrono::TimeDelta::seconds(1)).naive_utc());
-        });
-        insert.build().execute(&db.pool).await?;
-    }
+    let seeds: Vec<SeedMonitor> = (1..=monitors as u64)
+        .map(|id| SeedMonitor {
+            interval_ms: 60_000,
+            check_config: config.clone(),
+            ..SeedMonitor::new(id, format!("m{id}"), "http://127.0.0.1:9/")
+        })
+        .collect();
+    db.insert_monitors(&seeds, false).await;
+    sqlx::query("UPDATE monitors SET next_check_at = NOW(3) - INTERVAL 1 SECOND")
+        .execute(&db.pool)
+        .await?;
     let mut scheduler = Scheduler::new(
         db.pool.clone(),
         Publisher::new(vhost.amqp_url.clone(), QueueType::Classic),

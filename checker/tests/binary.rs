@@ -10,7 +10,7 @@ use lapin::{
     BasicProperties,
     options::{BasicPublishOptions, ConfirmSelectOptions},
 };
-use sentinel_testkit::{Reply, TargetServer, TestDb, TestRedis, TestVhost, wait};
+use sentinel_testkit::{Reply, SeedMonitor, TargetServer, TestDb, TestRedis, TestVhost, wait};
 
 #[tokio::test]
 async fn sigterm_finishes_the_checks_in_flight_acks_them_and_exits_0() {
@@ -22,17 +22,8 @@ async fn sigterm_finishes_the_checks_in_flight_acks_them_and_exits_0() {
         "/slow",
         Reply::ok("done").with_delay(Duration::from_millis(1500)),
     );
-    sqlx::query(
-        "INSERT INTO monitors (id, uid, namespace, name, generation, labels, url, interval_ms, timeout_ms, check_config) \
-         VALUES (1, 'u1', 'shop', 'slow', 1, '{}', 'x', 10000, 5000, '{}')",
-    )
-    .execute(&db.pool)
-    .await
-    .unwrap();
-    sqlx::query("INSERT INTO monitor_state (monitor_id) VALUES (1)")
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    db.insert_monitors(&[SeedMonitor::new(1, "slow", "x")], true)
+        .await;
 
     let connection = amqp::connect(&vhost.amqp_url).await.unwrap();
     let channel = connection.create_channel().await.unwrap();

@@ -21,7 +21,7 @@ use lapin::{
     options::{BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions},
     types::FieldTable,
 };
-use sentinel_testkit::{Reply, TargetServer, TestDb, TestRedis, TestVhost, wait};
+use sentinel_testkit::{Reply, SeedMonitor, TargetServer, TestDb, TestRedis, TestVhost, wait};
 use serde_json::json;
 
 type Stop = Shared<futures::future::BoxFuture<'static, ()>>;
@@ -52,23 +52,14 @@ impl Rig {
             .confirm_select(ConfirmSelectOptions::default())
             .await
             .unwrap();
-        for (id, name) in [(1u64, "up"), (2, "down")] {
-            sqlx::query(
-                "INSERT INTO monitors (id, uid, namespace, name, generation, labels, url, interval_ms, timeout_ms, check_config) \
-                 VALUES (?, ?, 'shop', ?, 1, '{}', 'x', 10000, 2000, '{}')",
-            )
-            .bind(id)
-            .bind(format!("uid-{id}"))
-            .bind(name)
-            .execute(&db.pool)
-            .await
-            .unwrap();
-            sqlx::query("INSERT INTO monitor_state (monitor_id) VALUES (?)")
-                .bind(id)
-                .execute(&db.pool)
-                .await
-                .unwrap();
-        }
+        db.insert_monitors(
+            &[
+                SeedMonitor::new(1, "up", "x"),
+                SeedMonitor::new(2, "down", "x"),
+            ],
+            true,
+        )
+        .await;
         Self {
             db,
             vhost,

@@ -15,7 +15,7 @@ use crds::contract::{self, CheckBatch, CheckConfig, QueueNames};
 use futures::StreamExt;
 use lapin::{options::BasicConsumeOptions, types::FieldTable};
 use operator::scheduler::{Clock, Metrics, Options, Publisher, Scheduler, slots};
-use sentinel_testkit::{TcpProxy, TestDb, TestVhost, wait};
+use sentinel_testkit::{SeedMonitor, TcpProxy, TestDb, TestVhost, wait};
 
 /// A clock the test moves.
 #[derive(Clone)]
@@ -49,28 +49,15 @@ async fn add_monitors(db: &TestDb, count: u64, intervals_ms: &[u32]) -> BTreeMap
         &serde_json::from_value(serde_json::json!({"url": "http://127.0.0.1:9/"})).unwrap(),
     ))
     .unwrap();
-    let mut monitors = BTreeMap::new();
-    for chunk in (1..=count).collect::<Vec<_>>().chunks(500) {
-        let mut insert = sqlx::QueryBuilder::new(
-            "INSERT INTO monitors (id, uid, namespace, name, generation, labels, url, interval_ms, timeout_ms, check_config) ",
-        );
-        insert.push_values(chunk, |mut row, id| {
-            let interval = intervals_ms[usize::try_from(*id).unwrap() % intervals_ms.len()];
-            monitors.insert(*id, interval);
-            row.push_bind(*id)
-                .push_bind(format!("uid-{id}"))
-                .push_bind("shop")
-                .push_bind(format!("m{id}"))
-                .push_bind(1)
-                .push_bind("{}")
-                .push_bind("http://127.0.0.1:9/")
-                .push_bind(interval)
-                .push_bind(1000)
-                .push_bind(&config);
-        });
-        insert.build().execute(&db.pool).await.unwrap();
-    }
-    monitors
+    let seeds: Vec<SeedMonitor> = (1..=count)
+        .map(|id| SeedMonitor {
+            interval_ms: intervals_ms[usize::try_from(id).unwrap() % intervals_ms.len()],
+            check_config: config.clone(),
+            ..SeedMonitor::new(id, format!("m{id}"), "http://127.0.0.1:9/")
+        })
+        .collect();
+    db.insert_monitors(&seeds, false).await;
+    seeds.iter().map(|m| (m.id, m.interval_ms)).collect()
 }
 
 fn scheduler(db: &TestDb, amqp_url: &str, clock: HandClock) -> Scheduler<HandClock> {

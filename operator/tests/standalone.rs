@@ -12,7 +12,7 @@ use operator::{
     standalone::run::DirectoryReconciler,
     store::{Store, Table},
 };
-use sentinel_testkit::TestDb;
+use sentinel_testkit::{SeedMonitor, TestDb};
 
 /// A temporary directory removed on drop.
 struct TempDir(PathBuf);
@@ -373,17 +373,15 @@ async fn status_prints_the_table_and_json_for_known_rows() {
     for (id, name, health, latency, failures) in
         [(1, "api", "Up", Some(42), 0), (2, "web", "Down", None, 4)]
     {
-        sqlx::query(
-            "INSERT INTO monitors (id, uid, namespace, name, generation, labels, url, interval_ms, timeout_ms, check_config) \
-             VALUES (?, ?, 'shop', ?, 1, '{}', ?, 30000, 5000, '{}')",
+        db.insert_monitors(
+            &[SeedMonitor::new(
+                id,
+                name,
+                format!("https://{name}.example/"),
+            )],
+            false,
         )
-        .bind(id)
-        .bind(format!("u{id}"))
-        .bind(name)
-        .bind(format!("https://{name}.example/"))
-        .execute(&db.pool)
-        .await
-        .unwrap();
+        .await;
         sqlx::query(
             "INSERT INTO monitor_state (monitor_id, health, consecutive_failures, last_latency_ms, last_check_at, last_error) \
              VALUES (?, ?, ?, ?, NOW(3) - INTERVAL 5 SECOND, ?)",

@@ -9,21 +9,13 @@ use std::time::Duration;
 use http::Method;
 use kube::runtime::events::{Recorder, Reporter};
 use operator::status_sync::{Options, StatusSync, SyncState};
-use sentinel_testkit::TestDb;
+use sentinel_testkit::{SeedMonitor, TestDb};
 use serde_json::json;
 use support::{ApiServer, expect_event};
 
 async fn add_monitor(db: &TestDb, id: u64, name: &str, health: &str) {
-    sqlx::query(
-        "INSERT INTO monitors (id, uid, namespace, name, generation, labels, url, interval_ms, timeout_ms, check_config) \
-         VALUES (?, ?, 'shop', ?, 1, '{}', 'https://a.example', 30000, 5000, '{}')",
-    )
-    .bind(id)
-    .bind(format!("uid-{name}"))
-    .bind(name)
-    .execute(&db.pool)
-    .await
-    .unwrap();
+    db.insert_monitors(&[SeedMonitor::new(id, name, "https://a.example")], false)
+        .await;
     sqlx::query(
         "INSERT INTO monitor_state (monitor_id, health, last_latency_ms, last_status_code, last_check_at) \
          VALUES (?, ?, 87, 200, '2026-11-23 10:00:00')",

@@ -26,7 +26,7 @@ mod redis_prefix;
 mod target;
 pub mod wait;
 
-pub use mysql::{MIGRATOR, TestDb, mysql_server_url};
+pub use mysql::{MIGRATOR, SeedMonitor, TestDb, mysql_server_url};
 pub use proxy::TcpProxy;
 pub use rabbitmq::TestVhost;
 pub use redis_prefix::TestRedis;

@@ -86,3 +86,74 @@ impl Drop for TestDb {
         });
     }
 }
+
+/// A monitor row for tests that need monitors without running the operator.
+#[derive(Clone, Debug)]
+pub struct SeedMonitor {
+    /// `monitors.id` (the uid is `uid-<name>`, the namespace `shop`).
+    pub id: u64,
+    /// Name, unique per test database.
+    pub name: String,
+    /// Checked URL.
+    pub url: String,
+    /// Interval in ms.
+    pub interval_ms: u32,
+    /// The stored check config JSON (`{}` when the test does not dispatch).
+    pub check_config: String,
+}
+
+impl SeedMonitor {
+    /// A monitor `name` with id `id` checking `url` every 10 s.
+    pub fn new(id: u64, name: impl Into<String>, url: impl Into<String>) -> Self {
+        Self {
+            id,
+            name: name.into(),
+            url: url.into(),
+            interval_ms: 10_000,
+            check_config: "{}".into(),
+        }
+    }
+}
+
+impl TestDb {
+    /// Inserts `monitors` in bulk and, when `with_state`, their (Pending) `monitor_state`
+    /// rows, as the operator would have stored them.
+    ///
+    /// # Panics
+    /// When an insert fails.
+    pub async fn insert_monitors(&self, monitors: &[SeedMonitor], with_state: bool) {
+        for chunk in monitors.chunks(1000) {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO monitors (id, uid, namespace, name, generation, labels, url, interval_ms, timeout_ms, check_config) ",
+            );
+            insert.push_values(chunk, |mut row, m| {
+                row.push_bind(m.id)
+                    .push_bind(format!("uid-{}", m.name))
+                    .push_bind("shop")
+                    .push_bind(&m.name)
+                    .push_bind(1)
+                    .push_bind("{}")
+                    .push_bind(&m.url)
+                    .push_bind(m.interval_ms)
+                    .push_bind(m.interval_ms / 2)
+                    .push_bind(&m.check_config);
+            });
+            insert
+                .build()
+                .execute(&self.pool)
+                .await
+                .expect("insert monitors");
+            if with_state {
+                let mut state = sqlx::QueryBuilder::new("INSERT INTO monitor_state (monitor_id) ");
+                state.push_values(chunk, |mut row, m| {
+                    row.push_bind(m.id);
+                });
+                state
+                    .build()
+                    .execute(&self.pool)
+                    .await
+                    .expect("insert monitor states");
+            }
+        }
+    }
+}
