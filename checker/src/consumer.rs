@@ -8,26 +8,24 @@
 //! without requeue and lands in `checks.dead`. A lost connection drops nothing: unacked
 //! batches return to the queue, and the loop reconnects with capped backoff.
 //!
-//! On shutdown the consumer is cancelled first (no new batches), in-flight batches finish
-//! within the drain timeout and are acked, then the loop returns.
+//! Alert evaluation runs inside the state transaction (see [`crate::alerting`]); the
+//! notifications it raised are published after the commit and before the ack. The loop
+//! itself (prefetch, reconnects, draining on shutdown) is [`crate::queue`].
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use common::{amqp, credentials::Sealer};
 use crds::contract::{self, CheckBatch, CheckRequest, QueueNames, TelemetryRecord};
-use futures::StreamExt;
 use lapin::{
     message::Delivery,
-    options::{
-        BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions,
-        BasicQosOptions, BasicRejectOptions,
-    },
-    types::FieldTable,
+    options::{BasicAckOptions, BasicNackOptions, BasicRejectOptions},
 };
 use sqlx::MySqlPool;
 use tokio::{sync::Semaphore, task::JoinSet};
 
-use crate::{Result, metrics::Metrics, probe, state, telemetry::TelemetryWriter};
+use crate::{
+    Result, alerting::Evaluator, metrics::Metrics, probe, queue, state, telemetry::TelemetryWriter,
+};
 
 /// Pause before requeueing a batch whose results could not be stored.
 const REQUEUE_PAUSE: Duration = Duration::from_secs(1);
@@ -52,6 +50,7 @@ pub struct Checker {
     limit: Arc<Semaphore>,
     metrics: Metrics,
     options: Options,
+    evaluator: Option<Arc<Evaluator>>,
 }
 
 impl Checker {
@@ -72,7 +71,15 @@ impl Checker {
             limit: Arc::new(Semaphore::new(options.concurrency.max(1))),
             metrics,
             options,
+            evaluator: None,
         }
+    }
+
+    /// Evaluates alert rules on every batch with `evaluator`.
+    #[must_use]
+    pub fn with_alerting(mut self, evaluator: Arc<Evaluator>) -> Self {
+        self.evaluator = Some(evaluator);
+        self
     }
 
     /// Consumes until `shutdown`, reconnecting when the connection drops. `connected`
@@ -84,91 +91,18 @@ impl Checker {
         connected: tokio::sync::watch::Sender<bool>,
         shutdown: impl std::future::Future<Output = ()> + Clone,
     ) {
-        loop {
-            let Some(connection) = amqp::connect_with_backoff(amqp_url, shutdown.clone()).await
-            else {
-                return;
-            };
-            match self
-                .clone()
-                .consume(&connection, queue_type, &connected, shutdown.clone())
-                .await
-            {
-                Ok(()) => {
-                    connected.send_replace(false);
-                    let _ = connection.close(200, "shutdown".into()).await;
-                    return;
-                }
-                Err(e) => {
-                    connected.send_replace(false);
-                    tracing::warn!(error = %e, "lost the RabbitMQ consumer; reconnecting");
-                }
-            }
-        }
-    }
-
-    /// One connection's worth of consuming. `Ok` on shutdown, `Err` when the connection
-    /// or channel failed.
-    async fn consume(
-        self: Arc<Self>,
-        connection: &lapin::Connection,
-        queue_type: amqp::QueueType,
-        connected: &tokio::sync::watch::Sender<bool>,
-        shutdown: impl std::future::Future<Output = ()>,
-    ) -> Result<()> {
-        let channel = connection.create_channel().await?;
-        channel
-            .basic_qos(self.options.prefetch, BasicQosOptions::default())
-            .await?;
-        amqp::declare_topology(&channel, queue_type).await?;
-        let tag = format!("checker-{}", uuid::Uuid::new_v4().simple());
-        let mut consumer = channel
-            .basic_consume(
-                QueueNames::CHECKS.into(),
-                tag.as_str().into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
-        connected.send_replace(true);
-        tracing::info!(
-            prefetch = self.options.prefetch,
-            concurrency = self.options.concurrency,
-            "consuming checks"
-        );
-        tokio::pin!(shutdown);
-        let mut in_flight = JoinSet::new();
-        let outcome = loop {
-            tokio::select! {
-                () = &mut shutdown => {
-                    let _ = channel.basic_cancel(tag.as_str().into(), BasicCancelOptions::default()).await;
-                    break Ok(());
-                }
-                delivery = consumer.next() => match delivery {
-                    Some(Ok(delivery)) => {
-                        let checker = self.clone();
-                        in_flight.spawn(async move { checker.handle(delivery).await });
-                    }
-                    Some(Err(e)) => break Err(e.into()),
-                    None => break Err(lapin::Error::from(lapin::ErrorKind::InvalidConnectionState(
-                        lapin::ConnectionState::Closed,
-                    )).into()),
-                },
-                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
-            }
+        let consume = queue::Consume {
+            queue: QueueNames::CHECKS,
+            tag: "checker",
+            prefetch: self.options.prefetch,
+            drain_timeout: self.options.drain_timeout,
         };
-        let drained = tokio::time::timeout(self.options.drain_timeout, async {
-            while in_flight.join_next().await.is_some() {}
-        })
-        .await;
-        if drained.is_err() {
-            tracing::warn!(
-                left = in_flight.len(),
-                "drain timeout: unfinished batches return to the queue"
-            );
-            in_flight.abort_all();
-        }
-        outcome
+        let checker = self.clone();
+        let handler: queue::Handler = Arc::new(move |delivery| {
+            let checker = checker.clone();
+            Box::pin(async move { checker.handle(delivery).await })
+        });
+        queue::run(amqp_url, queue_type, consume, handler, connected, shutdown).await;
     }
 
     /// Processes one delivery and acks, requeues or rejects it.
@@ -241,10 +175,14 @@ impl Checker {
         }
     }
 
-    /// Makes results durable: the telemetry stream first, then monitor state.
+    /// Makes results durable: the telemetry stream first, then monitor state (with alert
+    /// evaluation); then publishes what evaluation raised.
     async fn persist(&self, results: &[TelemetryRecord]) -> Result<()> {
         self.telemetry.write(results).await?;
-        state::apply_batch(&self.pool, results).await?;
+        let applied = state::apply_batch(&self.pool, results, self.evaluator.as_deref()).await?;
+        if let Some(evaluator) = &self.evaluator {
+            evaluator.publish(&applied.notifications).await;
+        }
         Ok(())
     }
 }

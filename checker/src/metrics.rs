@@ -18,6 +18,73 @@ pub struct Metrics {
     pub batch_duration: Histogram,
     /// Batches by outcome: `acked`, `requeued` (Redis or MySQL failed), `rejected` (malformed).
     pub batches: IntCounterVec,
+    /// Incidents by event: `opened`, `resolved`.
+    pub incidents: IntCounterVec,
+    /// Notifications raised by evaluation, by kind.
+    pub notifications_raised: IntCounterVec,
+}
+
+/// Metrics of the notifier (`checker notify`).
+#[derive(Clone)]
+pub struct NotifierMetrics {
+    /// Delivery attempts by channel type and outcome: `sent`, `retry`, `failed`, `skipped`.
+    pub deliveries: IntCounterVec,
+    /// Notifications dead-lettered (every attempt failed, or a permanent error).
+    pub dead_lettered: IntCounterVec,
+    /// Time one delivery attempt took.
+    pub delivery_duration: Histogram,
+    /// Notifications the relay picked up (retries, lost publishes, expired leases).
+    pub relayed: prometheus::IntCounter,
+}
+
+fn counter_vec(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric")
+}
+
+impl NotifierMetrics {
+    /// Creates and registers the metrics.
+    ///
+    /// # Panics
+    /// When registered twice in one registry.
+    pub fn register(registry: &Registry) -> Self {
+        let deliveries = counter_vec(
+            "sentinel_notifier_deliveries_total",
+            "Delivery attempts by channel type and outcome: sent, retry, failed, skipped",
+            &["channel_type", "outcome"],
+        );
+        let dead_lettered = counter_vec(
+            "sentinel_notifier_dead_lettered_total",
+            "Notifications given up on and dead-lettered, by channel type",
+            &["channel_type"],
+        );
+        let delivery_duration = Histogram::with_opts(
+            HistogramOpts::new(
+                "sentinel_notifier_delivery_duration_seconds",
+                "One delivery attempt",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+        )
+        .expect("valid metric");
+        let relayed = prometheus::IntCounter::new(
+            "sentinel_notifier_relayed_total",
+            "Notifications delivered by the relay (retries, lost publishes, expired leases)",
+        )
+        .expect("valid metric");
+        for metric in [
+            Box::new(deliveries.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(dead_lettered.clone()),
+            Box::new(delivery_duration.clone()),
+            Box::new(relayed.clone()),
+        ] {
+            registry.register(metric).expect("metrics registered once");
+        }
+        Self {
+            deliveries,
+            dead_lettered,
+            delivery_duration,
+            relayed,
+        }
+    }
 }
 
 const LATENCY_BUCKETS: [f64; 12] = [
@@ -64,8 +131,20 @@ impl Metrics {
             &["outcome"],
         )
         .expect("valid metric");
+        let incidents = counter_vec(
+            "sentinel_checker_incidents_total",
+            "Incidents by event: opened, resolved",
+            &["event"],
+        );
+        let notifications_raised = counter_vec(
+            "sentinel_checker_notifications_raised_total",
+            "Notifications raised by alert evaluation, by kind",
+            &["kind"],
+        );
         for metric in [
-            Box::new(checks.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(incidents.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(notifications_raised.clone()),
+            Box::new(checks.clone()),
             Box::new(latency.clone()),
             Box::new(schedule_lag.clone()),
             Box::new(in_flight.clone()),
@@ -85,6 +164,8 @@ impl Metrics {
             in_flight,
             batch_duration,
             batches,
+            incidents,
+            notifications_raised,
         }
     }
 

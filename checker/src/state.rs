@@ -7,6 +7,9 @@
 //! order with the pure [`apply`], write every row back with one multi-row upsert. Row
 //! locks make two replicas processing the same monitor serialise; `last_slot` makes a
 //! redelivered or late result a no-op, so counters never double-count.
+//!
+//! Alert evaluation ([`crate::alerting`]) runs inside the same transaction, per applied
+//! result, so incidents and raised notifications commit with the state they follow from.
 
 use std::collections::BTreeMap;
 
@@ -14,7 +17,10 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use crds::{Health, contract::TelemetryRecord};
 use sqlx::MySqlPool;
 
-use crate::Result;
+use crate::{
+    Result,
+    alerting::{Evaluator, rules::MonitorInfo},
+};
 
 /// A monitor's state as stored.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -31,6 +37,55 @@ pub struct State {
     pub consecutive_successes: u32,
     /// Newest slot applied.
     pub last_slot: Option<NaiveDateTime>,
+    /// The open incident while Down.
+    pub current_incident_id: Option<String>,
+}
+
+/// Name, URL and labels of the monitors in `ids`, read without locks (the monitors table
+/// is the operator's and the scheduler's; locking it here would make the scheduler skip
+/// those monitors for a tick).
+async fn monitors(
+    tx: &mut sqlx::MySqlConnection,
+    ids: &[u64],
+) -> Result<BTreeMap<u64, MonitorInfo>> {
+    if ids.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let mut select = sqlx::QueryBuilder::new(
+        "SELECT id, namespace, name, url, labels FROM monitors WHERE id IN (",
+    );
+    let mut list = select.separated(", ");
+    for id in ids {
+        list.push_bind(*id);
+    }
+    select.push(")");
+    let rows: Vec<(u64, String, String, String, String)> =
+        select.build_query_as().fetch_all(&mut *tx).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, namespace, name, url, labels)| {
+            let labels = serde_json::from_str(&labels).unwrap_or_default();
+            (
+                id,
+                MonitorInfo {
+                    id,
+                    namespace,
+                    name,
+                    url,
+                    labels,
+                },
+            )
+        })
+        .collect())
+}
+
+/// What a batch changed.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// Every applied result's transition, in slot order per monitor.
+    pub transitions: Vec<Transition>,
+    /// Notifications raised (committed; to be published).
+    pub notifications: Vec<crds::contract::Notification>,
 }
 
 /// What applying a result changed.
@@ -84,14 +139,19 @@ pub fn apply(state: &State, record: &TelemetryRecord) -> Option<(State, Transiti
     Some((next, transition))
 }
 
-/// Applies a batch of results in one transaction; returns what changed, in slot order per
-/// monitor. Results of monitors that no longer exist are dropped.
+/// Applies a batch of results in one transaction, evaluating alerts with `evaluator`
+/// when given; returns what changed. Results of monitors that no longer exist are dropped.
 ///
 /// # Errors
-/// MySQL errors (the caller nacks the batch; nothing was written).
-pub async fn apply_batch(pool: &MySqlPool, records: &[TelemetryRecord]) -> Result<Vec<Transition>> {
+/// MySQL (or, while evaluating, Redis) errors: the caller nacks the batch; nothing was
+/// written.
+pub async fn apply_batch(
+    pool: &MySqlPool,
+    records: &[TelemetryRecord],
+    evaluator: Option<&Evaluator>,
+) -> Result<Applied> {
     if records.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Applied::default());
     }
     let mut by_monitor: BTreeMap<u64, Vec<&TelemetryRecord>> = BTreeMap::new();
     for record in records {
@@ -102,8 +162,8 @@ pub async fn apply_batch(pool: &MySqlPool, records: &[TelemetryRecord]) -> Resul
     }
     let mut tx = pool.begin().await?;
     let mut select = sqlx::QueryBuilder::new(
-        "SELECT monitor_id, health, health_since, consecutive_failures, consecutive_successes, last_slot \
-         FROM monitor_state WHERE monitor_id IN (",
+        "SELECT monitor_id, health, health_since, consecutive_failures, consecutive_successes, \
+         last_slot, current_incident_id FROM monitor_state WHERE monitor_id IN (",
     );
     let mut ids = select.separated(", ");
     for id in by_monitor.keys() {
@@ -112,16 +172,41 @@ pub async fn apply_batch(pool: &MySqlPool, records: &[TelemetryRecord]) -> Resul
     select.push(") ORDER BY monitor_id FOR UPDATE");
     let states: Vec<State> = select.build_query_as().fetch_all(&mut *tx).await?;
 
-    let mut transitions = Vec::new();
+    // Only failures and possible recoveries are evaluated; the common Up → Up result needs
+    // no monitor details.
+    let to_evaluate: Vec<u64> = if evaluator.is_some() {
+        states
+            .iter()
+            .filter(|state| {
+                state.health == Health::Down.as_str()
+                    || by_monitor
+                        .get(&state.monitor_id)
+                        .is_some_and(|results| results.iter().any(|r| !r.ok))
+            })
+            .map(|state| state.monitor_id)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let infos = monitors(&mut tx, &to_evaluate).await?;
+
+    let mut applied = Applied::default();
     let mut rows = Vec::new();
     for mut state in states {
+        let monitor = infos.get(&state.monitor_id);
         let mut results = by_monitor.remove(&state.monitor_id).unwrap_or_default();
         results.sort_by_key(|r| r.scheduled_at);
         let mut last: Option<&TelemetryRecord> = None;
         for record in results {
-            if let Some((next, transition)) = apply(&state, record) {
+            if let Some((mut next, transition)) = apply(&state, record) {
+                if let (Some(evaluator), Some(monitor)) = (evaluator, monitor) {
+                    let raised = evaluator
+                        .evaluate(&mut tx, monitor, &state, &mut next, &transition, record)
+                        .await?;
+                    applied.notifications.extend(raised);
+                }
                 state = next;
-                transitions.push(transition);
+                applied.transitions.push(transition);
                 last = Some(record);
             }
         }
@@ -133,7 +218,7 @@ pub async fn apply_batch(pool: &MySqlPool, records: &[TelemetryRecord]) -> Resul
         let mut upsert = sqlx::QueryBuilder::new(
             "INSERT INTO monitor_state (monitor_id, health, health_since, consecutive_failures, \
              consecutive_successes, last_slot, last_check_at, last_status_code, last_latency_ms, \
-             last_error_kind, last_error, cert_expires_at) ",
+             last_error_kind, last_error, cert_expires_at, current_incident_id) ",
         );
         upsert.push_values(&rows, |mut row, (state, record)| {
             row.push_bind(state.monitor_id)
@@ -147,7 +232,8 @@ pub async fn apply_batch(pool: &MySqlPool, records: &[TelemetryRecord]) -> Resul
                 .push_bind(record.latency_ms)
                 .push_bind(record.error_kind.map(|k| k.as_str()))
                 .push_bind(record.error.as_deref())
-                .push_bind(record.cert_expires_at.map(|t| t.naive_utc()));
+                .push_bind(record.cert_expires_at.map(|t| t.naive_utc()))
+                .push_bind(&state.current_incident_id);
         });
         upsert.push(
             " ON DUPLICATE KEY UPDATE health = VALUES(health), health_since = VALUES(health_since), \
@@ -156,12 +242,13 @@ pub async fn apply_batch(pool: &MySqlPool, records: &[TelemetryRecord]) -> Resul
              last_check_at = VALUES(last_check_at), last_status_code = VALUES(last_status_code), \
              last_latency_ms = VALUES(last_latency_ms), last_error_kind = VALUES(last_error_kind), \
              last_error = VALUES(last_error), \
-             cert_expires_at = COALESCE(VALUES(cert_expires_at), cert_expires_at)",
+             cert_expires_at = COALESCE(VALUES(cert_expires_at), cert_expires_at), \
+             current_incident_id = VALUES(current_incident_id)",
         );
         upsert.build().execute(&mut *tx).await?;
     }
     tx.commit().await?;
-    Ok(transitions)
+    Ok(applied)
 }
 
 #[cfg(test)]
@@ -178,6 +265,7 @@ mod tests {
             consecutive_failures: failures,
             consecutive_successes: 0,
             last_slot: last_slot.map(|s| Utc.timestamp_opt(s, 0).unwrap().naive_utc()),
+            current_incident_id: None,
         }
     }
 

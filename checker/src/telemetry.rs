@@ -54,6 +54,11 @@ impl TelemetryWriter {
         Ok(())
     }
 
+    /// The shared Redis connection (the cooldown limiter uses it too).
+    pub fn connection(&self) -> ConnectionManager {
+        self.connection.clone()
+    }
+
     /// Whether Redis answers (for `/readyz`).
     pub async fn ping(&self) -> bool {
         let mut connection = self.connection.clone();

@@ -38,6 +38,9 @@ pub enum Error {
     /// RabbitMQ refused or dropped the connection, or a topology declaration failed.
     #[error("failed to talk to RabbitMQ: {0}")]
     Amqp(#[from] lapin::Error),
+    /// RabbitMQ did not confirm a published message (negative ack, or unroutable).
+    #[error("RabbitMQ did not confirm a published message")]
+    NotConfirmed,
     /// A socket could not be bound or served.
     #[error("failed to {action} {address}: {source}")]
     Io {

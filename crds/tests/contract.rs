@@ -128,6 +128,7 @@ fn notification_round_trips_and_keys_are_stable() {
         since: Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap(),
         error: Some("connection refused".into()),
         error_kind: Some(ErrorKind::Connect),
+        slot: Utc.with_ymd_and_hms(2026, 11, 23, 10, 15, 0).unwrap(),
         created_at: Utc.with_ymd_and_hms(2026, 11, 23, 10, 15, 0).unwrap(),
     };
     let back: Notification =

@@ -35,7 +35,9 @@ pub struct Notification {
     /// Class of that error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_kind: Option<ErrorKind>,
-    /// When evaluation raised it.
+    /// The slot of the check result that raised it (event time).
+    pub slot: DateTime<Utc>,
+    /// When evaluation raised it (wall clock).
     pub created_at: DateTime<Utc>,
 }
 
@@ -89,6 +91,12 @@ impl Notification {
             "{incident_id}/rule/{rule_id}/{}/{consecutive_failures}",
             kind.as_str()
         )
+    }
+
+    /// Key of the recovery message to a channel that received an escalation during the
+    /// incident: once per incident per channel.
+    pub fn recovery_key(incident_id: &str, channel_id: u64) -> String {
+        format!("{incident_id}/recovered/channel/{channel_id}")
     }
 
     /// Key of an escalation level: once per incident per level.

@@ -23,13 +23,15 @@ mod mysql;
 mod proxy;
 mod rabbitmq;
 mod redis_prefix;
+mod smtp;
 mod target;
 pub mod wait;
 
-pub use mysql::{MIGRATOR, SeedMonitor, TestDb, mysql_server_url};
+pub use mysql::{MIGRATOR, SeedMonitor, TestDb, channel_uid, mysql_server_url};
 pub use proxy::TcpProxy;
 pub use rabbitmq::TestVhost;
 pub use redis_prefix::TestRedis;
+pub use smtp::{ReceivedMail, SmtpSink};
 pub use target::{ReceivedRequest, Reply, TargetServer};
 
 /// A short unique suffix for resource names: 12 hex characters of a v4 UUID.

@@ -157,3 +157,103 @@ impl TestDb {
         }
     }
 }
+
+/// The uid [`TestDb::insert_channel`] gives channel `name` (credentials are sealed with
+/// the uid as associated data, so a test sealing them needs it).
+pub fn channel_uid(name: &str) -> String {
+    format!("uid-channel-{name}")
+}
+
+impl TestDb {
+    /// Inserts a NotificationChannel row in namespace `shop` as the operator would store
+    /// it: `settings` is the type's block (`{"webhook": {"url": …}}`), `sealed` the
+    /// credentials sealed for [`channel_uid`]. Returns its id.
+    ///
+    /// # Panics
+    /// When the insert fails.
+    pub async fn insert_channel(
+        &self,
+        name: &str,
+        channel_type: &str,
+        settings: serde_json::Value,
+        sealed: Option<String>,
+    ) -> u64 {
+        sqlx::query(
+            "INSERT INTO notification_channels (uid, namespace, name, generation, channel_type, \
+             enabled, settings, secret_name, credentials) VALUES (?, 'shop', ?, 1, ?, 1, ?, ?, ?)",
+        )
+        .bind(channel_uid(name))
+        .bind(name)
+        .bind(channel_type)
+        .bind(settings.to_string())
+        .bind(sealed.as_ref().map(|_| format!("{name}-secret")))
+        .bind(sealed)
+        .execute(&self.pool)
+        .await
+        .expect("insert a channel")
+        .last_insert_id()
+    }
+
+    /// Inserts an AlertRule row in namespace `shop` for monitor `monitor` (by name).
+    /// Returns its id.
+    ///
+    /// # Panics
+    /// When the insert fails.
+    pub async fn insert_rule(
+        &self,
+        name: &str,
+        monitor: &str,
+        channel: &str,
+        alert_type: &str,
+        failure_threshold: u32,
+        cooldown_ms: u64,
+    ) -> u64 {
+        sqlx::query(
+            "INSERT INTO alert_rules (uid, namespace, name, generation, monitor_ref, channel_ref, \
+             alert_type, failure_threshold, cooldown_ms, enabled) VALUES (?, 'shop', ?, 1, ?, ?, ?, ?, ?, 1)",
+        )
+        .bind(format!("uid-rule-{name}"))
+        .bind(name)
+        .bind(monitor)
+        .bind(channel)
+        .bind(alert_type)
+        .bind(failure_threshold)
+        .bind(cooldown_ms)
+        .execute(&self.pool)
+        .await
+        .expect("insert a rule")
+        .last_insert_id()
+    }
+
+    /// Inserts an EscalationPolicy covering every monitor of namespace `shop`, with
+    /// `levels` as `(afterFailures, channel name)` in order. Returns its id.
+    ///
+    /// # Panics
+    /// When an insert fails.
+    pub async fn insert_policy(&self, name: &str, levels: &[(u32, &str)]) -> u64 {
+        let id = sqlx::query(
+            "INSERT INTO escalation_policies (uid, namespace, name, generation, enabled) \
+             VALUES (?, 'shop', ?, 1, 1)",
+        )
+        .bind(format!("uid-policy-{name}"))
+        .bind(name)
+        .execute(&self.pool)
+        .await
+        .expect("insert a policy")
+        .last_insert_id();
+        for (index, (after, channel)) in levels.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO escalation_levels (policy_id, level, after_failures, channel_ref) \
+                 VALUES (?, ?, ?, ?)",
+            )
+            .bind(id)
+            .bind(index as u32 + 1)
+            .bind(after)
+            .bind(channel)
+            .execute(&self.pool)
+            .await
+            .expect("insert a level");
+        }
+        id
+    }
+}

@@ -90,6 +90,8 @@ pub struct ReceivedRequest {
 struct State {
     tls: bool,
     routes: Mutex<HashMap<String, Reply>>,
+    /// One-shot replies answered before `routes`, oldest first.
+    queued: Mutex<HashMap<String, std::collections::VecDeque<Reply>>>,
     requests: Mutex<Vec<ReceivedRequest>>,
 }
 
@@ -163,6 +165,18 @@ impl TargetServer {
             .lock()
             .expect("routes lock")
             .insert(path.to_string(), reply);
+    }
+
+    /// Answers the next requests to `path` with `replies`, one each, then with whatever
+    /// [`TargetServer::set`] configured (e.g. three 500s, then the route's 200).
+    pub fn queue(&self, path: &str, replies: impl IntoIterator<Item = Reply>) {
+        self.state
+            .queued
+            .lock()
+            .expect("queue lock")
+            .entry(path.to_string())
+            .or_default()
+            .extend(replies);
     }
 
     /// Every request received so far, oldest first.
@@ -273,12 +287,21 @@ async fn handle(
             headers,
             body,
         });
-    let reply = state
-        .routes
+    let queued = state
+        .queued
         .lock()
-        .expect("routes lock")
-        .get(&route)
-        .cloned()
+        .expect("queue lock")
+        .get_mut(&route)
+        .and_then(std::collections::VecDeque::pop_front);
+    let reply = queued
+        .or_else(|| {
+            state
+                .routes
+                .lock()
+                .expect("routes lock")
+                .get(&route)
+                .cloned()
+        })
         .unwrap_or_else(|| Reply::status(404).with_body("no such route"));
     if !reply.delay.is_zero() {
         tokio::time::sleep(reply.delay).await;

@@ -25,6 +25,10 @@ use lapin::{
 
 use crate::Result;
 
+mod publisher;
+
+pub use publisher::{ConfirmingPublisher, Outgoing};
+
 /// Queue type of the durable queues.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum QueueType {
