@@ -1,25 +1,30 @@
 //! The notifier (`checker notify`): delivers the notifications alert evaluation raised.
 //!
 //! ```text
-//!  RabbitMQ "notifications" ─► claim row (UPDATE … WHERE pending) ─► send ─► mark sent ─► ack
-//!                                                             └─ fail ─► mark retry (backoff) ─► ack
-//!  relay (every second) ─► due rows (retries, lost publishes, expired leases) ─► same path
-//!  last attempt failed, or permanent error ─► notifications.dead + mark failed
+//!  RabbitMQ "notifications" ─► lane of its channel (bounded, in memory) ─► ack
+//!  relay (every second) ─► due rows (retries, lost publishes, expired leases) ─► lanes
+//!  lane worker (≤ per-channel limit at once) ─► claim row (UPDATE … WHERE pending)
+//!        ─► send ─► mark sent   |  fail ─► mark retry (backoff, jitter)
+//!                               |  last attempt or permanent error ─► notifications.dead + mark failed
 //! ```
 //!
-//! Exactly-once in effect: the row is claimed before sending and marked `sent` before the
-//! message is acked, so a redelivered message, a second notifier or the relay finds it
-//! done. The window that remains: a notifier that dies after the receiver accepted and
-//! before its `sent` UPDATE committed (one MySQL round trip, about a millisecond) leaves the
-//! row `sending`; when the lease expires the relay sends again. Receivers can close that
-//! window themselves: webhooks carry `X-Sentinel-Idempotency-Key`, and PagerDuty
-//! deduplicates on `dedup_key` (the incident id).
+//! The `notifications` row, written in the evaluation transaction, is the durable record;
+//! the queued message is only the fast trigger. So a message is acked once its
+//! notification sits in a lane: if this process dies, the row is still `pending` and the
+//! relay of any notifier delivers it after the grace period (10 s).
 //!
-//! Isolation: each channel has its own small concurrency limit; a notification whose
-//! channel is saturated (say, a receiver timing out) is handed to the relay instead of
-//! waiting, so one broken channel never delays the others. Retries wait with capped
-//! exponential backoff and jitter in MySQL (`next_attempt_at`), not in a queue, so there is
-//! no head-of-line blocking either.
+//! Exactly-once in effect: a row is claimed before sending (one conditional UPDATE wins)
+//! and marked `sent` right after the receiver accepted, so a redelivered message, a second
+//! notifier or the relay finds it claimed or done. The window that remains: a notifier that
+//! dies after the receiver accepted and before its `sent` UPDATE committed (one MySQL round
+//! trip, about a millisecond) leaves the row `sending`; when the lease expires the relay
+//! sends again. Receivers can close that window themselves: webhooks carry
+//! `X-Sentinel-Idempotency-Key`, and PagerDuty deduplicates on `dedup_key` (the incident id).
+//!
+//! Isolation: each channel has its own lane and concurrency limit, so a receiver that
+//! times out only slows its own lane; a full lane hands new notifications to the relay
+//! instead of blocking the consumer. Retries wait in MySQL (`next_attempt_at`), not in a
+//! queue, so there is no head-of-line blocking either.
 
 pub mod channels;
 pub mod message;
@@ -41,10 +46,17 @@ use lapin::{
     options::{BasicAckOptions, BasicNackOptions, BasicRejectOptions},
 };
 use sqlx::MySqlPool;
-use tokio::{sync::Semaphore, task::JoinSet};
+use tokio::sync::{Semaphore, mpsc};
 
 use crate::{Error, Result, metrics::NotifierMetrics, queue};
 use outbox::Claim;
+
+/// Notifications waiting in one channel's lane at most; more go to the relay.
+const LANE_CAPACITY: usize = 1024;
+
+/// How long a loaded channel is reused before it is read again (the staleness bound of
+/// channel changes for the notifier).
+const CHANNEL_CACHE_TTL: Duration = Duration::from_secs(5);
 
 /// Tuning.
 #[derive(Clone, Copy, Debug)]
@@ -96,7 +108,9 @@ pub enum Outcome {
     Failed,
     /// Its channel is gone or disabled.
     Skipped,
-    /// Its channel is saturated: left to the relay.
+    /// Queued in its channel's lane.
+    Queued,
+    /// Its channel's lane is full: left to the relay.
     Deferred,
     /// Already sent, failed or skipped earlier.
     AlreadyDone,
@@ -113,7 +127,10 @@ pub struct Notifier {
     sender: channels::Sender,
     options: Options,
     metrics: NotifierMetrics,
-    limits: Mutex<HashMap<u64, Arc<Semaphore>>>,
+    lanes: Mutex<HashMap<u64, mpsc::Sender<Notification>>>,
+    /// Keys sitting in a lane, so the relay does not queue them twice.
+    queued: Mutex<std::collections::HashSet<String>>,
+    channels: Mutex<HashMap<u64, (Instant, Option<channels::Channel>)>>,
     dead: tokio::sync::Mutex<ConfirmingPublisher>,
 }
 
@@ -136,7 +153,9 @@ impl Notifier {
             sender: channels::Sender::new(options.send_timeout)?,
             options,
             metrics,
-            limits: Mutex::new(HashMap::new()),
+            lanes: Mutex::new(HashMap::new()),
+            queued: Mutex::new(std::collections::HashSet::new()),
+            channels: Mutex::new(HashMap::new()),
             dead: tokio::sync::Mutex::new(ConfirmingPublisher::new(
                 amqp_url,
                 queue_type,
@@ -169,7 +188,7 @@ impl Notifier {
         let _ = relay.await;
     }
 
-    async fn handle(&self, delivery: Delivery) {
+    async fn handle(self: Arc<Self>, delivery: Delivery) {
         let notification: Notification = match contract::decode("notification", &delivery.data) {
             Ok(notification) => notification,
             Err(e) => {
@@ -178,18 +197,14 @@ impl Notifier {
                 return;
             }
         };
-        match self.process(&notification).await {
-            Ok(Outcome::Missing) => {
-                tracing::warn!(key = %notification.key, "notification not found in MySQL: dead-lettered");
-                let _ = delivery.reject(BasicRejectOptions { requeue: false }).await;
-            }
+        match self.enqueue(notification).await {
             Ok(_) => {
                 if let Err(e) = delivery.ack(BasicAckOptions::default()).await {
-                    tracing::warn!(error = %e, key = %notification.key, "failed to ack a notification; its redelivery will find it done");
+                    tracing::warn!(error = %e, "failed to ack a notification; its redelivery will find it queued or done");
                 }
             }
             Err(e) => {
-                tracing::warn!(error = %e, key = %notification.key, "cannot handle a notification now; requeueing");
+                tracing::warn!(error = %e, "cannot queue a notification now; requeueing");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 let _ = delivery
                     .nack(BasicNackOptions {
@@ -201,58 +216,108 @@ impl Notifier {
         }
     }
 
-    fn channel_limit(&self, channel_id: u64) -> Arc<Semaphore> {
-        self.limits
-            .lock()
-            .expect("limits lock")
-            .entry(channel_id)
-            .or_insert_with(|| Arc::new(Semaphore::new(self.options.per_channel.max(1))))
-            .clone()
+    /// Puts `notification` in its channel's lane, or hands it to the relay when the lane
+    /// is full.
+    ///
+    /// # Errors
+    /// MySQL errors while deferring.
+    pub async fn enqueue(self: &Arc<Self>, notification: Notification) -> Result<Outcome> {
+        let key = notification.key.clone();
+        if !self.queued.lock().expect("queued lock").insert(key.clone()) {
+            return Ok(Outcome::Queued);
+        }
+        let lane = self.lane(notification.channel_id);
+        match lane.try_send(notification) {
+            Ok(()) => Ok(Outcome::Queued),
+            Err(_) => {
+                self.queued.lock().expect("queued lock").remove(&key);
+                outbox::defer(&self.pool, &key, self.options.relay_every).await?;
+                Ok(Outcome::Deferred)
+            }
+        }
     }
 
-    /// Claims, delivers and records one notification. Public so tests can stop between
-    /// "delivered" and "acked" exactly where a killed notifier would.
+    /// The lane of `channel_id`, started on first use: a bounded queue and a worker that
+    /// runs at most `per_channel` deliveries at once.
+    fn lane(self: &Arc<Self>, channel_id: u64) -> mpsc::Sender<Notification> {
+        let mut lanes = self.lanes.lock().expect("lanes lock");
+        if let Some(lane) = lanes.get(&channel_id) {
+            return lane.clone();
+        }
+        let (sender, mut receiver) = mpsc::channel::<Notification>(LANE_CAPACITY);
+        let notifier = self.clone();
+        let limit = Arc::new(Semaphore::new(self.options.per_channel.max(1)));
+        tokio::spawn(async move {
+            while let Some(notification) = receiver.recv().await {
+                let permit = limit.clone().acquire_owned().await.expect("never closed");
+                let notifier = notifier.clone();
+                tokio::spawn(async move {
+                    let key = notification.key.clone();
+                    if let Err(e) = notifier.process(&notification).await {
+                        tracing::warn!(error = %e, key = %key, "delivery interrupted; the relay retries after the lease");
+                    }
+                    notifier.queued.lock().expect("queued lock").remove(&key);
+                    drop(permit);
+                });
+            }
+        });
+        lanes.insert(channel_id, sender.clone());
+        sender
+    }
+
+    /// Channel `id`, from a short-lived cache.
+    async fn channel(&self, id: u64) -> Result<Option<channels::Channel>> {
+        if let Some((loaded, channel)) = self.channels.lock().expect("channels lock").get(&id)
+            && loaded.elapsed() < CHANNEL_CACHE_TTL
+        {
+            return Ok(channel.clone());
+        }
+        let channel = channels::load(&self.pool, self.sealer.as_ref(), id).await?;
+        self.channels
+            .lock()
+            .expect("channels lock")
+            .insert(id, (Instant::now(), channel.clone()));
+        Ok(channel)
+    }
+
+    /// Claims, delivers and records one notification (a lane worker's job). Public so
+    /// tests can stop exactly where a killed notifier would.
     ///
     /// # Errors
     /// MySQL errors (the caller requeues; a claim taken meanwhile expires with its lease).
     pub async fn process(&self, notification: &Notification) -> Result<Outcome> {
         let key = notification.key.as_str();
-        let Ok(_permit) = self
-            .channel_limit(notification.channel_id)
-            .try_acquire_owned()
-        else {
-            outbox::defer(&self.pool, key, self.options.relay_every).await?;
-            return Ok(Outcome::Deferred);
-        };
         let attempt = match outbox::claim(&self.pool, key, self.options.lease).await? {
             Claim::Send { attempt } => attempt,
             Claim::Done => return Ok(Outcome::AlreadyDone),
             Claim::Elsewhere => return Ok(Outcome::Elsewhere),
-            Claim::Missing => return Ok(Outcome::Missing),
+            Claim::Missing => {
+                tracing::warn!(key, "notification not found in MySQL: dropped");
+                return Ok(Outcome::Missing);
+            }
         };
-        let channel =
-            match channels::load(&self.pool, self.sealer.as_ref(), notification.channel_id).await {
-                Ok(Some(channel)) if channel.enabled => channel,
-                Ok(found) => {
-                    let why = if found.is_some() {
-                        "channel disabled"
-                    } else {
-                        "channel deleted"
-                    };
-                    outbox::mark_final(&self.pool, key, "skipped", why).await?;
-                    self.metrics
-                        .deliveries
-                        .with_label_values(&["unknown", "skipped"])
-                        .inc();
-                    tracing::info!(key, why, "notification skipped");
-                    return Ok(Outcome::Skipped);
-                }
-                Err(Error::Channel { channel, message }) => {
-                    let error = format!("channel {channel} is unusable: {message}");
-                    return self.give_up(notification, "unknown", &error).await;
-                }
-                Err(e) => return Err(e),
-            };
+        let channel = match self.channel(notification.channel_id).await {
+            Ok(Some(channel)) if channel.enabled => channel,
+            Ok(found) => {
+                let why = if found.is_some() {
+                    "channel disabled"
+                } else {
+                    "channel deleted"
+                };
+                outbox::mark_final(&self.pool, key, "skipped", why).await?;
+                self.metrics
+                    .deliveries
+                    .with_label_values(&["unknown", "skipped"])
+                    .inc();
+                tracing::info!(key, why, "notification skipped");
+                return Ok(Outcome::Skipped);
+            }
+            Err(Error::Channel { channel, message }) => {
+                let error = format!("channel {channel} is unusable: {message}");
+                return self.give_up(notification, "unknown", &error).await;
+            }
+            Err(e) => return Err(e),
+        };
         let started = Instant::now();
         let result = self.sender.send(&channel, notification).await;
         self.metrics
@@ -335,31 +400,30 @@ impl Notifier {
         exponential.mul_f64(rand::random_range(0.5..=1.0))
     }
 
-    /// Delivers every due notification once (see [`outbox::due`]). Returns how many it
-    /// picked up.
+    /// Queues every due notification (see [`outbox::due`]) that is not already queued
+    /// here. Returns how many it queued.
     ///
     /// # Errors
     /// MySQL errors.
     pub async fn relay_once(self: &Arc<Self>) -> Result<usize> {
-        let payloads = outbox::due(&self.pool, 200).await?;
-        let picked = payloads.len();
-        let mut deliveries = JoinSet::new();
-        for payload in payloads {
+        let mut picked = 0;
+        for payload in outbox::due(&self.pool, 500).await? {
             match contract::decode::<Notification>("notification", payload.as_bytes()) {
                 Ok(notification) => {
-                    let notifier = self.clone();
-                    deliveries.spawn(async move { notifier.process(&notification).await });
+                    if self
+                        .queued
+                        .lock()
+                        .expect("queued lock")
+                        .contains(&notification.key)
+                    {
+                        continue;
+                    }
+                    if self.enqueue(notification).await? == Outcome::Queued {
+                        picked += 1;
+                        self.metrics.relayed.inc();
+                    }
                 }
                 Err(e) => tracing::warn!(error = %e, "stored notification does not decode"),
-            }
-        }
-        while let Some(done) = deliveries.join_next().await {
-            match done {
-                Ok(Ok(Outcome::Sent | Outcome::Retry | Outcome::Failed)) => {
-                    self.metrics.relayed.inc();
-                }
-                Ok(Err(e)) => tracing::warn!(error = %e, "relay delivery failed"),
-                _ => {}
             }
         }
         Ok(picked)

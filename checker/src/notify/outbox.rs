@@ -84,8 +84,10 @@ pub enum Claim {
 /// # Errors
 /// MySQL errors.
 pub async fn claim(pool: &MySqlPool, key: &str, lease: Duration) -> Result<Claim> {
+    // LAST_INSERT_ID(expr) hands the new attempt count back in the UPDATE's own reply,
+    // saving a round trip on the hot path.
     let claimed = sqlx::query(
-        "UPDATE notifications SET status = 'sending', attempts = attempts + 1, \
+        "UPDATE notifications SET status = 'sending', attempts = LAST_INSERT_ID(attempts + 1), \
            next_attempt_at = NOW(3) + INTERVAL ? MICROSECOND \
          WHERE idempotency_key = ? AND (status = 'pending' \
            OR (status IN ('retry', 'sending') AND next_attempt_at <= NOW(3)))",
@@ -94,17 +96,18 @@ pub async fn claim(pool: &MySqlPool, key: &str, lease: Duration) -> Result<Claim
     .bind(key)
     .execute(pool)
     .await?;
-    let row: Option<(String, u32)> =
-        sqlx::query_as("SELECT status, attempts FROM notifications WHERE idempotency_key = ?")
+    if claimed.rows_affected() == 1 {
+        let attempt = u32::try_from(claimed.last_insert_id()).unwrap_or(u32::MAX);
+        return Ok(Claim::Send { attempt });
+    }
+    let status: Option<String> =
+        sqlx::query_scalar("SELECT status FROM notifications WHERE idempotency_key = ?")
             .bind(key)
             .fetch_optional(pool)
             .await?;
-    Ok(match row {
+    Ok(match status.as_deref() {
         None => Claim::Missing,
-        Some((_, attempt)) if claimed.rows_affected() == 1 => Claim::Send { attempt },
-        Some((status, _)) if matches!(status.as_str(), "sent" | "failed" | "skipped") => {
-            Claim::Done
-        }
+        Some("sent" | "failed" | "skipped") => Claim::Done,
         Some(_) => Claim::Elsewhere,
     })
 }

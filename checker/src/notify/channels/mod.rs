@@ -12,6 +12,8 @@ mod email;
 mod pagerduty;
 mod webhook;
 
+pub use webhook::signature as webhook_signature;
+
 use std::{collections::BTreeMap, time::Duration};
 
 use common::credentials::Sealer;
