@@ -321,9 +321,9 @@ async fn alert_latency(monitors: usize) -> anyhow::Result<Latency> {
                 .as_str()
                 .unwrap_or_default()
                 .to_string();
-            if !arrived.contains_key(&name) {
+            if let std::collections::btree_map::Entry::Vacant(entry) = arrived.entry(name) {
                 let slot: DateTime<Utc> = serde_json::from_value(body["slot"].clone())?;
-                arrived.insert(name, (t0_instant.elapsed().as_secs_f64(), slot));
+                entry.insert((t0_instant.elapsed().as_secs_f64(), slot));
             }
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
