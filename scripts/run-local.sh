@@ -54,7 +54,7 @@ trap stop EXIT
 pids+=($!)
 "$bin/operator" --log-text run --manifests "$manifests" --metrics-addr 127.0.0.1:8080 >.local/operator.log 2>&1 &
 pids+=($!)
-"$bin/checker" --log-text --metrics-addr 127.0.0.1:8081 >.local/checker.log 2>&1 &
+"$bin/checker" --log-text --with-notifier --metrics-addr 127.0.0.1:8081 >.local/checker.log 2>&1 &
 pids+=($!)
 "$bin/ingestor" --log-text --metrics-addr 127.0.0.1:8082 >.local/ingestor.log 2>&1 &
 pids+=($!)

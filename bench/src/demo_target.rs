@@ -6,6 +6,8 @@
 //!  /failing    503
 //!  /slow       200 after 2.5 s (the demo monitor's maxResponseTime is 1 s)
 //!  /flapping   200 for a minute, 500 for a minute, and so on
+//!  POST /hook  a webhook receiver: prints each notification's title and signature to
+//!              stderr (.local/demo-target.log) and answers 200
 //! ```
 //!
 //! Usage: `demo-target [PORT]` (default 18080), on 127.0.0.1.
@@ -17,6 +19,9 @@ use http_body_util::Full;
 use hyper::{Request, Response, StatusCode, body::Incoming};
 
 async fn answer(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    if request.uri().path() == "/hook" {
+        return Ok(receive(request).await);
+    }
     let (status, body) = match request.uri().path() {
         "/healthy" => (StatusCode::OK, r#"{"status":"ok"}"#),
         "/failing" => (StatusCode::SERVICE_UNAVAILABLE, "down for the demo"),
@@ -39,6 +44,29 @@ async fn answer(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Inf
     let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
     *response.status_mut() = status;
     Ok(response)
+}
+
+/// The demo webhook receiver: logs what arrived.
+async fn receive(request: Request<Incoming>) -> Response<Full<Bytes>> {
+    use http_body_util::BodyExt;
+    let signature = request
+        .headers()
+        .get("x-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("unsigned")
+        .to_string();
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let title = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["title"].as_str().map(str::to_string))
+        .unwrap_or_else(|| "(not a notification)".to_string());
+    eprintln!("webhook received: {title} [{signature}]");
+    Response::new(Full::new(Bytes::from_static(b"received")))
 }
 
 #[tokio::main]

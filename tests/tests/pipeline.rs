@@ -1,6 +1,7 @@
-//! The three real binaries as processes (operator in standalone mode, checker, ingestor)
-//! against the real MariaDB, RabbitMQ and Redis, with local targets: manifests become
-//! checks, results become rows, and `operator status` shows the right health.
+//! The real binaries as processes (operator in standalone mode, checker, `checker notify`,
+//! ingestor) against the real MariaDB, RabbitMQ and Redis, with local targets: manifests
+//! become checks, results become rows, `operator status` shows the right health, and the
+//! failing monitor's alert reaches a signed webhook.
 
 use std::{
     path::PathBuf,
@@ -52,6 +53,7 @@ async fn manifests_become_checks_rows_and_status() {
     let target = TargetServer::start().await;
     target.set("/up", Reply::ok(r#"{"status":"ok"}"#));
     target.set("/down", Reply::status(503));
+    target.set("/hook", Reply::ok("received"));
     let dir = std::env::temp_dir().join(format!(
         "sentinel-e2e-{}",
         sentinel_testkit::unique_suffix()
@@ -67,6 +69,21 @@ async fn manifests_become_checks_rows_and_status() {
         ),
     )
     .unwrap();
+    std::fs::write(
+        dir.join("alerts.yaml"),
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: hook}}\nstringData: {{signingSecret: e2e}}\n---\n\
+             apiVersion: uptimesentinel.io/v1alpha1\nkind: NotificationChannel\nmetadata: {{name: hook}}\n\
+             spec: {{type: webhook, webhook: {{url: '{}'}}, secretRef: {{name: hook}}}}\n---\n\
+             apiVersion: uptimesentinel.io/v1alpha1\nkind: AlertRule\nmetadata: {{name: down}}\n\
+             spec: {{monitorRef: down, channelRef: hook, type: Failure, failureThreshold: 1, cooldown: 1h}}\n---\n\
+             apiVersion: uptimesentinel.io/v1alpha1\nkind: AlertRule\nmetadata: {{name: up}}\n\
+             spec: {{monitorRef: up, channelRef: hook, type: Both, failureThreshold: 1, cooldown: 1h}}\n",
+            target.url("/hook")
+        ),
+    )
+    .unwrap();
+    let key = common::credentials::Sealer::generate_key();
 
     let common = |command: &mut Command| {
         command
@@ -76,6 +93,7 @@ async fn manifests_become_checks_rows_and_status() {
             .env("SENTINEL_REDIS_PREFIX", &redis.prefix)
             .env("SENTINEL_METRICS_ADDR", "127.0.0.1:0")
             .env("SENTINEL_LOG_TEXT", "true")
+            .env("SENTINEL_CREDENTIALS_KEY", &key)
             .stdout(Stdio::null());
     };
     let mut operator = Command::new(binary("operator"));
@@ -83,12 +101,16 @@ async fn manifests_become_checks_rows_and_status() {
     common(&mut operator);
     let mut checker = Command::new(binary("checker"));
     common(&mut checker);
+    let mut notifier = Command::new(binary("checker"));
+    notifier.arg("notify");
+    common(&mut notifier);
     let mut ingestor = Command::new(binary("ingestor"));
     ingestor.env("SENTINEL_INGEST_FLUSH_INTERVAL", "200ms");
     common(&mut ingestor);
     let _processes = Processes(vec![
         operator.spawn().unwrap(),
         checker.spawn().unwrap(),
+        notifier.spawn().unwrap(),
         ingestor.spawn().unwrap(),
     ]);
 
@@ -148,5 +170,24 @@ async fn manifests_become_checks_rows_and_status() {
         .unwrap();
     assert_eq!(down["last_error"], "status 503 is not in 200-399");
     assert!(down["consecutive_failures"].as_u64().unwrap() >= 1);
+
+    // The failing monitor's alert, once (cooldown 1 h), signed, and none for the healthy one.
+    let hooks = target
+        .wait_for_requests("/hook", 1, Duration::from_secs(20))
+        .await;
+    let body: serde_json::Value = serde_json::from_slice(&hooks[0].body).unwrap();
+    assert_eq!(body["event"], "failure");
+    assert_eq!(body["monitor"]["name"], "down");
+    assert!(hooks[0].headers["x-signature"].starts_with("sha256="));
+    let incidents: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT m.name, s.current_incident_id FROM monitor_state s JOIN monitors m ON m.id = s.monitor_id ORDER BY m.name",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(incidents[0].0, "down");
+    assert_eq!(incidents[0].1.as_deref(), body["incidentId"].as_str());
+    assert_eq!(incidents[1], ("up".to_string(), None));
+    assert_eq!(target.requests_to("/hook").len(), 1);
     let _ = std::fs::remove_dir_all(&dir);
 }
