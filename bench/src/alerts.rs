@@ -18,6 +18,9 @@
 //! Run: `cargo run --release -p sentinel-bench --bin bench-alerts -- [--monitors M]
 //! [--notifications N]`.
 
+#[path = "flags.rs"]
+mod flags;
+
 use std::{
     collections::BTreeMap,
     sync::Arc,
@@ -33,7 +36,7 @@ use checker::{
     telemetry::TelemetryWriter,
 };
 use chrono::{DateTime, Utc};
-use common::amqp::{ConfirmingPublisher, Outgoing, QueueType};
+use common::amqp::{ConfirmingPublisher, QueueType};
 use crds::contract::{
     self, CheckConfig, MonitorRef, Names, Notification, NotificationKind, QueueNames,
 };
@@ -49,16 +52,8 @@ const INTERVAL_S: i64 = 10;
 const THRESHOLD: u32 = 3;
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let flag = |name: &str, default: usize| -> usize {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    let monitors = flag("--monitors", 20);
-    let notifications = flag("--notifications", 5_000);
+    let monitors = flags::number("--monitors", 20);
+    let notifications = flags::number("--notifications", 5_000);
     tokio::runtime::Runtime::new()?.block_on(run(monitors, notifications))
 }
 
@@ -438,24 +433,13 @@ async fn delivery_rate(count: usize) -> anyhow::Result<Delivery> {
         outbox::insert(&mut connection, n).await?;
     }
     drop(connection);
-    let encoded: Vec<Vec<u8>> = batch.iter().map(contract::encode).collect();
-    let messages: Vec<Outgoing<'_>> = batch
-        .iter()
-        .zip(&encoded)
-        .map(|(n, body)| Outgoing {
-            routing_key: QueueNames::NOTIFICATIONS,
-            body,
-            expiration_ms: None,
-            message_id: &n.key,
-        })
-        .collect();
     let mut publisher = ConfirmingPublisher::new(
         &rig.vhost.amqp_url,
         QueueType::Classic,
         QueueNames::EXCHANGE,
     );
-    for chunk in messages.chunks(1000) {
-        publisher.publish(chunk).await?;
+    for chunk in batch.chunks(1000) {
+        checker::alerting::publish(&mut publisher, chunk).await?;
     }
     let before = rig.receiver.requests_to("/hook").len();
     let started = Instant::now();

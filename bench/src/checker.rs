@@ -14,6 +14,9 @@
 //! Run: `cargo run --release -p sentinel-bench --bin bench-checker -- [--checks N]
 //! [--concurrency C] [--dispatch-monitors M]`.
 
+#[path = "flags.rs"]
+mod flags;
+
 use std::{
     convert::Infallible,
     io::{BufRead, BufReader},
@@ -51,16 +54,9 @@ fn main() -> anyhow::Result<()> {
     if args.get(1).map(String::as_str) == Some("target") {
         return runtime.block_on(serve_target());
     }
-    let flag = |name: &str, default: usize| -> usize {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    let checks = flag("--checks", 20_000);
-    let concurrency = flag("--concurrency", 256);
-    let dispatch_monitors = flag("--dispatch-monitors", 100_000);
+    let checks = flags::number("--checks", 20_000);
+    let concurrency = flags::number("--concurrency", 256);
+    let dispatch_monitors = flags::number("--dispatch-monitors", 100_000);
     runtime.block_on(run(checks, concurrency, dispatch_monitors))
 }
 

@@ -12,6 +12,9 @@
 //! [--raw-rows M]`. Uses its own MariaDB databases and Redis prefix (removed afterwards);
 //! writes `bench/results/ingestor.json`.
 
+#[path = "flags.rs"]
+mod flags;
+
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, TimeDelta, TimeZone, Utc};
@@ -25,16 +28,8 @@ use sentinel_testkit::{TestDb, TestRedis};
 use serde_json::json;
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let flag = |name: &str, default: usize| -> usize {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    let records = flag("--records", 200_000);
-    let raw_rows = flag("--raw-rows", 10_000_000);
+    let records = flags::number("--records", 200_000);
+    let raw_rows = flags::number("--raw-rows", 10_000_000);
     tokio::runtime::Runtime::new()?.block_on(run(records, raw_rows))
 }
 

@@ -10,7 +10,7 @@ use checker::{
 };
 use chrono::{TimeZone, Utc};
 use common::{
-    amqp::{self, ConfirmingPublisher, Outgoing, QueueType},
+    amqp::{self, ConfirmingPublisher, QueueType},
     credentials::Sealer,
 };
 use crds::contract::{self, ErrorKind, MonitorRef, Notification, NotificationKind, QueueNames};
@@ -117,20 +117,14 @@ impl Rig {
     /// Stores and publishes, as evaluation does after its commit.
     async fn raise(&self, notification: &Notification) {
         self.store(notification).await;
-        let body = contract::encode(notification);
-        ConfirmingPublisher::new(
+        let mut publisher = ConfirmingPublisher::new(
             &self.vhost.amqp_url,
             QueueType::Classic,
             QueueNames::EXCHANGE,
-        )
-        .publish(&[Outgoing {
-            routing_key: QueueNames::NOTIFICATIONS,
-            body: &body,
-            expiration_ms: None,
-            message_id: &notification.key,
-        }])
-        .await
-        .unwrap();
+        );
+        checker::alerting::publish(&mut publisher, std::slice::from_ref(notification))
+            .await
+            .unwrap();
     }
 
     fn run(

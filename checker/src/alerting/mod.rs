@@ -193,21 +193,32 @@ impl Evaluator {
         if notifications.is_empty() {
             return;
         }
-        let bodies: Vec<Vec<u8>> = notifications.iter().map(contract::encode).collect();
-        let messages: Vec<Outgoing<'_>> = notifications
-            .iter()
-            .zip(&bodies)
-            .map(|(n, body)| Outgoing {
-                routing_key: QueueNames::NOTIFICATIONS,
-                body,
-                expiration_ms: None,
-                message_id: &n.key,
-            })
-            .collect();
-        if let Err(e) = self.publisher.lock().await.publish(&messages).await {
+        if let Err(e) = publish(&mut *self.publisher.lock().await, notifications).await {
             tracing::warn!(error = %e, count = notifications.len(), "failed to publish notifications; the notifier's relay will deliver them");
         }
     }
+}
+
+/// Publishes `notifications` to the `notifications` queue and waits for the confirms.
+///
+/// # Errors
+/// RabbitMQ errors or a missing confirm.
+pub async fn publish(
+    publisher: &mut ConfirmingPublisher,
+    notifications: &[Notification],
+) -> common::Result<()> {
+    let bodies: Vec<Vec<u8>> = notifications.iter().map(contract::encode).collect();
+    let messages: Vec<Outgoing<'_>> = notifications
+        .iter()
+        .zip(&bodies)
+        .map(|(n, body)| Outgoing {
+            routing_key: QueueNames::NOTIFICATIONS,
+            body,
+            expiration_ms: None,
+            message_id: &n.key,
+        })
+        .collect();
+    publisher.publish(&messages).await
 }
 
 fn build(
