@@ -13,6 +13,7 @@ use common::{
 };
 
 use crate::{
+    autoscaler::{self, Autoscaler, decision::Policy},
     cluster::{self, Context, Metrics},
     database, leader,
     scheduler::{self, Publisher, Scheduler, SystemClock},
@@ -127,6 +128,33 @@ pub struct RunArgs {
     /// How often standalone mode re-reads the manifests directory.
     #[arg(long, env = "SENTINEL_POLL_INTERVAL", default_value = "2s", value_parser = parse_duration)]
     pub poll_interval: Duration,
+    /// Checker autoscaling (cluster mode, leader only).
+    #[command(flatten)]
+    pub autoscale: AutoscaleArgs,
+}
+
+/// The built-in checker autoscaler. Off unless a Deployment is named (leave it off when
+/// KEDA scales the checkers).
+#[derive(Debug, clap::Args)]
+pub struct AutoscaleArgs {
+    /// Name of the checker Deployment to scale (in the operator's namespace); unset: off.
+    #[arg(long, env = "SENTINEL_AUTOSCALE_DEPLOYMENT")]
+    pub autoscale_deployment: Option<String>,
+    /// Fewest checker replicas.
+    #[arg(long, env = "SENTINEL_AUTOSCALE_MIN", default_value_t = 1)]
+    pub autoscale_min: u32,
+    /// Most checker replicas.
+    #[arg(long, env = "SENTINEL_AUTOSCALE_MAX", default_value_t = 10)]
+    pub autoscale_max: u32,
+    /// Queued check batches per checker replica.
+    #[arg(long, env = "SENTINEL_AUTOSCALE_TARGET", default_value_t = 20)]
+    pub autoscale_target: u32,
+    /// How often to look at the queue.
+    #[arg(long, env = "SENTINEL_AUTOSCALE_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub autoscale_interval: Duration,
+    /// How long a lower recommendation must last before scaling down.
+    #[arg(long, env = "SENTINEL_AUTOSCALE_STABILIZATION", default_value = "5m", value_parser = parse_duration)]
+    pub autoscale_stabilization: Duration,
 }
 
 impl Cli {
@@ -208,6 +236,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         batch_size,
         scheduler_tick,
         poll_interval,
+        autoscale,
     } = args;
     let sealer = credentials_key
         .as_deref()
@@ -226,7 +255,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let (dispatching, dispatching_rx) = tokio::sync::watch::channel(true);
     let scheduler = Scheduler::new(
         pool.clone(),
-        Publisher::new(amqp_url, queue_type),
+        Publisher::new(amqp_url.clone(), queue_type),
         SystemClock,
         scheduler::Options {
             batch_size,
@@ -305,9 +334,35 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
                     ..status_sync::Options::default()
                 },
             )
-            .run(leading_rx, shutdown.clone());
+            .run(leading_rx.clone(), shutdown.clone());
+            let autoscaler = {
+                let leading = leading_rx.clone();
+                let shutdown = shutdown.clone();
+                let scaler = autoscale.autoscale_deployment.clone().map(|deployment| {
+                    Autoscaler::new(
+                        client.clone(),
+                        autoscaler::Options {
+                            namespace: lease_namespace.clone(),
+                            deployment,
+                            policy: Policy {
+                                min: autoscale.autoscale_min,
+                                max: autoscale.autoscale_max,
+                                target_per_replica: autoscale.autoscale_target,
+                                stabilization: autoscale.autoscale_stabilization,
+                            },
+                            interval: autoscale.autoscale_interval,
+                        },
+                        autoscaler::Metrics::register(&registry),
+                    )
+                });
+                async move {
+                    if let Some(scaler) = scaler {
+                        scaler.run(amqp_url, queue_type, leading, shutdown).await;
+                    }
+                }
+            };
             let controllers = cluster::run_controllers(client, context, shutdown.clone());
-            tokio::join!(election, sync, controllers, scheduler);
+            tokio::join!(election, sync, controllers, scheduler, autoscaler);
         }
     }
     server.await??;

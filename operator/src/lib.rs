@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 pub mod apply;
+pub mod autoscaler;
 pub mod cli;
 pub mod cluster;
 pub mod database;
