@@ -38,7 +38,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the operator: against the Kubernetes API, or with --manifests on a directory.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the monitors' live state as a table (like `kubectl get monitors`).
     Status {
         /// MySQL URL.
@@ -215,7 +215,7 @@ impl Cli {
                     Output::Json => println!("{}", serde_json::to_string_pretty(&lines)?),
                 }
             }
-            Command::Run(args) => run(args).await?,
+            Command::Run(args) => run(*args).await?,
         }
         Ok(ExitCode::SUCCESS)
     }
