@@ -1,7 +1,8 @@
 //! The real binaries as processes (operator in standalone mode, checker, `checker notify`,
 //! ingestor) against the real MariaDB, RabbitMQ and Redis, with local targets: manifests
-//! become checks, results become rows, `operator status` shows the right health, and the
-//! failing monitor's alert reaches a signed webhook.
+//! become checks, results become rows, `operator status` shows the right health, the
+//! failing monitor's alert reaches a signed webhook and its recovery resolves the incident,
+//! an edited monitor is checked with its new settings, a removed one no longer at all.
 
 use std::{
     path::PathBuf,
@@ -76,7 +77,7 @@ async fn manifests_become_checks_rows_and_status() {
              apiVersion: uptimesentinel.io/v1alpha1\nkind: NotificationChannel\nmetadata: {{name: hook}}\n\
              spec: {{type: webhook, webhook: {{url: '{}'}}, secretRef: {{name: hook}}}}\n---\n\
              apiVersion: uptimesentinel.io/v1alpha1\nkind: AlertRule\nmetadata: {{name: down}}\n\
-             spec: {{monitorRef: down, channelRef: hook, type: Failure, failureThreshold: 1, cooldown: 1h}}\n---\n\
+             spec: {{monitorRef: down, channelRef: hook, type: Both, failureThreshold: 1, cooldown: 1h}}\n---\n\
              apiVersion: uptimesentinel.io/v1alpha1\nkind: AlertRule\nmetadata: {{name: up}}\n\
              spec: {{monitorRef: up, channelRef: hook, type: Both, failureThreshold: 1, cooldown: 1h}}\n",
             target.url("/hook")
@@ -189,5 +190,67 @@ async fn manifests_become_checks_rows_and_status() {
     assert_eq!(incidents[0].1.as_deref(), body["incidentId"].as_str());
     assert_eq!(incidents[1], ("up".to_string(), None));
     assert_eq!(target.requests_to("/hook").len(), 1);
+
+    // Recovery: the incident is resolved and the webhook hears of it, once.
+    target.set("/down", Reply::ok("back"));
+    let hooks = target
+        .wait_for_requests("/hook", 2, Duration::from_secs(30))
+        .await;
+    let recovery: serde_json::Value = serde_json::from_slice(&hooks[1].body).unwrap();
+    assert_eq!(recovery["event"], "recovery");
+    assert_eq!(recovery["incidentId"], body["incidentId"]);
+    wait::until("the incident resolved", Duration::from_secs(10), || async {
+        let resolved: Option<chrono::NaiveDateTime> =
+            sqlx::query_scalar("SELECT resolved_at FROM incidents WHERE id = ?")
+                .bind(body["incidentId"].as_str())
+                .fetch_one(&db.pool)
+                .await
+                .ok()?;
+        resolved.map(|_| ())
+    })
+    .await;
+
+    // Edit `up` (new path) and remove `down` in the manifests: the next slot of `up`
+    // checks the new URL, and `down` is no longer checked at all.
+    target.set("/up2", Reply::ok(r#"{"status":"ok"}"#));
+    std::fs::write(
+        dir.join("monitors.yaml"),
+        format!(
+            "apiVersion: uptimesentinel.io/v1alpha1\nkind: Monitor\nmetadata: {{name: up}}\nspec: {{url: '{}', interval: 10s, timeout: 2s}}\n",
+            target.url("/up2"),
+        ),
+    )
+    .unwrap();
+    target
+        .wait_for_requests("/up2", 1, Duration::from_secs(30))
+        .await;
+    wait::until(
+        "`down` removed from MySQL",
+        Duration::from_secs(10),
+        || async {
+            let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM monitors WHERE name = 'down'")
+                .fetch_one(&db.pool)
+                .await
+                .ok()?;
+            (left == 0).then_some(())
+        },
+    )
+    .await;
+    let down_checks = target.requests_to("/down").len();
+    // Two more slots of `up` (20 s): a removed monitor would have been checked meanwhile.
+    let seen = target.requests_to("/up2").len();
+    target
+        .wait_for_requests("/up2", seen + 2, Duration::from_secs(40))
+        .await;
+    assert_eq!(
+        target.requests_to("/down").len(),
+        down_checks,
+        "a removed monitor was checked"
+    );
+    assert_eq!(
+        target.requests_to("/hook").len(),
+        2,
+        "no further notifications"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
