@@ -236,11 +236,15 @@ async fn manifests_become_checks_rows_and_status() {
         },
     )
     .await;
-    let down_checks = target.requests_to("/down").len();
-    // Two more slots of `up` (20 s): a removed monitor would have been checked meanwhile.
+    // A check dispatched just before the removal may still run: count from one slot of
+    // `up` later, then watch two more slots (20 s) for checks of the removed monitor.
     let seen = target.requests_to("/up2").len();
     target
-        .wait_for_requests("/up2", seen + 2, Duration::from_secs(40))
+        .wait_for_requests("/up2", seen + 1, Duration::from_secs(30))
+        .await;
+    let down_checks = target.requests_to("/down").len();
+    target
+        .wait_for_requests("/up2", seen + 3, Duration::from_secs(40))
         .await;
     assert_eq!(
         target.requests_to("/down").len(),
