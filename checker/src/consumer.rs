@@ -27,6 +27,11 @@ use crate::{
     Result, alerting::Evaluator, metrics::Metrics, probe, queue, state, telemetry::TelemetryWriter,
 };
 
+/// A check dispatched ahead of its slot (the scheduler's look-ahead) waits for the slot,
+/// but never longer than this: a slot further ahead means skewed clocks (or a test's hand
+/// clock), and the check runs at once.
+const MAX_EARLY: Duration = Duration::from_secs(3);
+
 /// Pause before requeueing a batch whose results could not be stored.
 const REQUEUE_PAUSE: Duration = Duration::from_secs(1);
 
@@ -152,6 +157,12 @@ impl Checker {
             let client = self.client.clone();
             let metrics = self.metrics.clone();
             checks.spawn(async move {
+                let early = (request.slot - chrono::Utc::now())
+                    .to_std()
+                    .unwrap_or_default();
+                if early <= MAX_EARLY {
+                    tokio::time::sleep(early).await;
+                }
                 let _permit = permit.await.expect("the limit is never closed");
                 metrics.in_flight.inc();
                 let record = probe::run(&client, &request, &credentials).await;

@@ -125,6 +125,10 @@ pub struct RunArgs {
     /// How often the scheduler looks for due monitors.
     #[arg(long, env = "SENTINEL_SCHEDULER_TICK", default_value = "1s", value_parser = parse_duration)]
     pub scheduler_tick: Duration,
+    /// How far ahead of their slot checks are dispatched (the checker holds them until the
+    /// slot); two ticks keep checks on time even when a tick runs long.
+    #[arg(long, env = "SENTINEL_SCHEDULER_LOOKAHEAD", default_value = "2s", value_parser = parse_duration)]
+    pub scheduler_lookahead: Duration,
     /// How often standalone mode re-reads the manifests directory.
     #[arg(long, env = "SENTINEL_POLL_INTERVAL", default_value = "2s", value_parser = parse_duration)]
     pub poll_interval: Duration,
@@ -235,6 +239,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         queue_type,
         batch_size,
         scheduler_tick,
+        scheduler_lookahead,
         poll_interval,
         autoscale,
     } = args;
@@ -260,6 +265,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         scheduler::Options {
             batch_size,
             tick: scheduler_tick,
+            lookahead: scheduler_lookahead,
             ..scheduler::Options::default()
         },
         scheduler::Metrics::register(&registry),

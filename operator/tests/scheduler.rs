@@ -69,6 +69,7 @@ fn scheduler(db: &TestDb, amqp_url: &str, clock: HandClock) -> Scheduler<HandClo
             batch_size: 50,
             slice_size: 500,
             tick: Duration::from_secs(1),
+            lookahead: Duration::ZERO,
         },
         Metrics::register(&prometheus::Registry::new()),
     )
@@ -322,4 +323,44 @@ async fn paused_monitors_are_not_dispatched_and_a_changed_interval_is_replanned(
         "a paused monitor is never dispatched"
     );
     assert_eq!(per_monitor[&1], 2);
+}
+
+#[tokio::test]
+async fn the_lookahead_dispatches_slots_early_without_moving_them() {
+    let db = TestDb::create().await;
+    let vhost = TestVhost::create().await;
+    let collector = Collector::start(&vhost.amqp_url).await;
+    add_monitors(&db, 1, &[10_000]).await;
+    let slot = start() + TimeDelta::milliseconds(1500);
+    sqlx::query("UPDATE monitors SET next_check_at = ? WHERE id = 1")
+        .bind(slot.naive_utc())
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let clock = HandClock::at(start());
+    let mut scheduler = Scheduler::new(
+        db.pool.clone(),
+        Publisher::new(&vhost.amqp_url, QueueType::Classic),
+        clock.clone(),
+        Options {
+            lookahead: Duration::from_secs(2),
+            ..Options::default()
+        },
+        Metrics::register(&prometheus::Registry::new()),
+    );
+    let report = scheduler.tick().await.unwrap();
+    assert_eq!(report.dispatched, 1, "due within the look-ahead: sent now");
+    let seen = collector.wait_for(1).await;
+    assert_eq!(seen[0].1, slot, "the check keeps its slot");
+    let next: chrono::NaiveDateTime =
+        sqlx::query_scalar("SELECT next_check_at FROM monitors WHERE id = 1")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        next,
+        (slot + TimeDelta::seconds(10)).naive_utc(),
+        "drift-free"
+    );
+    assert_eq!(scheduler.tick().await.unwrap().dispatched, 0, "not twice");
 }

@@ -3,7 +3,7 @@
 //! ```text
 //!  tick (1 s) ─► first slots for new monitors (spread by a hash of the id)
 //!            └─► loop over slices of due monitors:
-//!                  BEGIN; SELECT … WHERE paused = 0 AND next_check_at <= now
+//!                  BEGIN; SELECT … WHERE paused = 0 AND next_check_at <= now + lookahead
 //!                         ORDER BY next_check_at LIMIT slice FOR UPDATE SKIP LOCKED
 //!                  group by interval, chunk into batches of ≤ 50, publish, await confirms
 //!                  UPDATE next_check_at = slot + interval (drift-free); COMMIT
@@ -56,6 +56,10 @@ pub struct Options {
     pub slice_size: usize,
     /// How often to look for due monitors.
     pub tick: Duration,
+    /// Dispatch slots due within this much of now already, so that a check starts at its
+    /// slot instead of up to one tick late; the checker holds an early check until its
+    /// slot. Zero dispatches only what is due.
+    pub lookahead: Duration,
 }
 
 impl Default for Options {
@@ -64,6 +68,7 @@ impl Default for Options {
             batch_size: 50,
             slice_size: 500,
             tick: Duration::from_secs(1),
+            lookahead: Duration::ZERO,
         }
     }
 }
@@ -283,7 +288,7 @@ impl<C: Clock> Scheduler<C> {
              FROM monitors WHERE paused = 0 AND next_check_at <= ? \
              ORDER BY next_check_at LIMIT ? FOR UPDATE SKIP LOCKED",
         )
-        .bind(now.naive_utc())
+        .bind((now + chrono::TimeDelta::from_std(self.options.lookahead).unwrap_or_default()).naive_utc())
         .bind(u64::try_from(self.options.slice_size).unwrap_or(u64::MAX))
         .fetch_all(&mut *tx)
         .await?;
