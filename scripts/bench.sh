@@ -3,8 +3,9 @@
 # runs every bench program in turn (never in parallel: they share the two cores), and
 # prints one table from their JSON results (bench/results/*.json).
 #
-#   scripts/bench.sh                       # defaults (about 10 minutes on 2 cores)
+#   scripts/bench.sh                       # defaults (about 15 minutes on 2 cores)
 #   MONITORS=50000 INTERVAL=10 scripts/bench.sh
+#   FAULTS=1 scripts/bench.sh              # also the fault suite (bench-faults, ~8 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,9 @@ bin="$target_dir/release"
 "$bin/bench-checker" --checks 20000 --concurrency 256 --dispatch-monitors 100000
 "$bin/bench-ingestor" --records 200000 --raw-rows 10000000
 "$bin/bench-alerts" --monitors 20 --notifications 5000
+if [ "${FAULTS:-0}" = 1 ]; then
+  "$bin/bench-faults" --monitors 2000
+fi
 
 python3 - <<'PY'
 import json, pathlib
