@@ -16,6 +16,8 @@
 
 #[path = "flags.rs"]
 mod flags;
+#[path = "procs.rs"]
+mod procs;
 
 use std::{
     convert::Infallible,
@@ -79,32 +81,12 @@ async fn serve_target() -> anyhow::Result<()> {
 
 /// CPU seconds (user + system) this process has used.
 fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15 of stat; after the ")" they are the 12th and 13th.
-    (ticks(11) + ticks(12)) / 100.0
+    procs::usage(std::process::id()).0
 }
 
 /// Peak resident set size in MiB since the last reset.
 fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
+    procs::usage(std::process::id()).1
 }
 
 fn reset_peak_rss() {

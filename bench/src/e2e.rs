@@ -16,77 +16,32 @@
 
 #[path = "flags.rs"]
 mod flags;
+#[path = "procs.rs"]
+mod procs;
+
+use procs::{binary, free_port, signal, usage};
 
 use std::{
-    path::PathBuf,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
-use anyhow::Context as _;
 use chrono::{DurationRound, TimeDelta, Utc};
 use sentinel_testkit::{TestDb, TestRedis, TestVhost};
 use serde_json::json;
-
-fn binary(name: &str) -> anyhow::Result<PathBuf> {
-    let path = std::env::current_exe()?
-        .parent()
-        .context("binary directory")?
-        .join(name);
-    anyhow::ensure!(
-        path.exists(),
-        "{} is not built (cargo build --release -p operator -p checker -p ingestor -p sentinel-bench)",
-        path.display()
-    );
-    Ok(path)
-}
 
 /// Child processes stopped with SIGTERM when dropped.
 struct Processes(Vec<(&'static str, Child)>);
 
 impl Drop for Processes {
     fn drop(&mut self) {
-        for (_, child) in &mut self.0 {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
+        for (_, child) in &self.0 {
+            signal(child, "-TERM");
         }
         for (_, child) in &mut self.0 {
             let _ = child.wait();
         }
     }
-}
-
-/// (CPU seconds, peak RSS MiB) of a process.
-fn usage(pid: u32) -> (f64, f64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    let cpu = (ticks(11) + ticks(12)) / 100.0;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let rss = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0);
-    (cpu, rss)
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 fn main() -> anyhow::Result<()> {

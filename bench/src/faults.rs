@@ -22,6 +22,10 @@
 
 #[path = "flags.rs"]
 mod flags;
+#[path = "procs.rs"]
+mod procs;
+
+use procs::{binary, free_port, signal};
 
 use std::{
     path::{Path, PathBuf},
@@ -46,27 +50,6 @@ const SCENARIOS: [&str; 6] = [
     "malformed",
     "broken-manifest",
 ];
-
-fn binary(name: &str) -> anyhow::Result<PathBuf> {
-    let path = std::env::current_exe()?
-        .parent()
-        .context("binary directory")?
-        .join(name);
-    anyhow::ensure!(path.exists(), "{} is not built", path.display());
-    Ok(path)
-}
-
-fn signal(child: &Child, signal: &str) {
-    let _ = Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status();
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
 
 /// One scenario's world.
 struct Rig {
