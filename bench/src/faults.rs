@@ -10,13 +10,16 @@
 //!  ingestor-kill    kill -9 the ingestor mid-batch, start a new one
 //!  leader-kill      two operators on one database (MySQL lease); kill -9 the leader
 //!  redis-restart    the pipeline's own Redis (another port, AOF on) stopped for 5 s
+//!  mariadb-restart  the pipeline's own MariaDB (another port) stopped for 5 s
+//!  rabbitmq-restart the pipeline's own RabbitMQ node (another port) stopped for 5 s
 //!  malformed        200 garbage check batches and 200 garbage stream entries injected
 //!  broken-manifest  a broken manifest file dropped into the directory
 //! ```
 //!
-//! MariaDB and RabbitMQ restarts are not in the suite yet (they need private instances on
-//! other ports; the shared ones serve the other tests). Own database, vhost and key prefix
-//! per scenario. Build the release binaries first (`scripts/bench.sh` does), then
+//! Restarted services are private instances on other ports with their own data
+//! directories (the shared ones serve the other tests); otherwise each scenario has its
+//! own database, vhost and key prefix. The private MariaDB and RabbitMQ are started the way
+//! this (root) machine allows: `mariadbd --user=root`, `rabbitmq-server` as its own user. Build the release binaries first (`scripts/bench.sh` does), then
 //! `target/release/bench-faults [--monitors N] [--only NAME]`. Writes
 //! `bench/results/faults.json`.
 
@@ -42,19 +45,23 @@ use serde_json::json;
 
 const INTERVAL: i64 = 10;
 const WINDOW: i64 = 40;
-const SCENARIOS: [&str; 6] = [
+const SCENARIOS: [&str; 8] = [
     "checker-kill",
     "ingestor-kill",
     "leader-kill",
     "redis-restart",
+    "mariadb-restart",
+    "rabbitmq-restart",
     "malformed",
     "broken-manifest",
 ];
 
 /// One scenario's world.
 struct Rig {
-    db: TestDb,
-    _vhost: TestVhost,
+    db_url: String,
+    pool: sqlx::MySqlPool,
+    _db: Option<TestDb>,
+    _vhost: Option<TestVhost>,
     amqp_url: String,
     redis_url: String,
     prefix: String,
@@ -76,7 +83,7 @@ impl Rig {
             command.arg(&self.dir).env("SENTINEL_POLL_INTERVAL", "2s");
         }
         command
-            .env("SENTINEL_DATABASE_URL", &self.db.url)
+            .env("SENTINEL_DATABASE_URL", &self.db_url)
             .env("SENTINEL_AMQP_URL", &self.amqp_url)
             .env("SENTINEL_REDIS_URL", &self.redis_url)
             .env("SENTINEL_REDIS_PREFIX", &self.prefix)
@@ -106,7 +113,7 @@ impl Rig {
 
     async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
-            .fetch_one(&self.db.pool)
+            .fetch_one(&self.pool)
             .await
             .unwrap_or(-1)
     }
@@ -233,8 +240,31 @@ fn print_table(outcomes: &[Outcome]) {
 }
 
 async fn run(scenario: &'static str, monitors: usize, port: u16) -> anyhow::Result<Outcome> {
-    let db = TestDb::create().await;
-    let vhost = TestVhost::create().await;
+    let mut own_mariadb = None;
+    let mut own_rabbitmq = None;
+    let (db_url, pool, db) = if scenario == "mariadb-restart" {
+        let server = OwnMariaDb::start(free_port()?).await?;
+        let url = format!("mysql://root@127.0.0.1:{}/faults", server.port);
+        own_mariadb = Some(server);
+        let pool = sqlx::mysql::MySqlPoolOptions::new()
+            .max_connections(4)
+            .connect(&url)
+            .await?;
+        sentinel_testkit::MIGRATOR.run(&pool).await?;
+        (url, pool, None)
+    } else {
+        let db = TestDb::create().await;
+        (db.url.clone(), db.pool.clone(), Some(db))
+    };
+    let (amqp_url, vhost) = if scenario == "rabbitmq-restart" {
+        let node = OwnRabbitMq::start(free_port()?).await?;
+        let url = format!("amqp://guest:guest@127.0.0.1:{}/%2f", node.port);
+        own_rabbitmq = Some(node);
+        (url, None)
+    } else {
+        let vhost = TestVhost::create().await;
+        (vhost.amqp_url.clone(), Some(vhost))
+    };
     let shared_redis = TestRedis::create().await;
     let redis_dir = std::env::temp_dir().join(format!(
         "sentinel-faults-redis-{}",
@@ -280,8 +310,10 @@ async fn run(scenario: &'static str, monitors: usize, port: u16) -> anyhow::Resu
     ));
     std::fs::write(dir.join("monitors.yaml"), manifests)?;
     let mut rig = Rig {
-        amqp_url: vhost.amqp_url.clone(),
-        db,
+        amqp_url,
+        db_url,
+        pool,
+        _db: db,
         _vhost: vhost,
         redis_url,
         prefix: shared_redis.prefix.clone(),
@@ -333,7 +365,7 @@ async fn run(scenario: &'static str, monitors: usize, port: u16) -> anyhow::Resu
         }
         "leader-kill" => {
             let holder: String = sqlx::query_scalar("SELECT holder FROM leader_leases LIMIT 1")
-                .fetch_one(&rig.db.pool)
+                .fetch_one(&rig.pool)
                 .await?;
             let pid: u32 = holder
                 .rsplit('-')
@@ -352,7 +384,7 @@ async fn run(scenario: &'static str, monitors: usize, port: u16) -> anyhow::Resu
                 let new: Option<String> = sqlx::query_scalar(
                     "SELECT holder FROM leader_leases WHERE expires_at > NOW(3) LIMIT 1",
                 )
-                .fetch_optional(&rig.db.pool)
+                .fetch_optional(&rig.pool)
                 .await?;
                 if new.is_some_and(|h| h != holder) || killed.elapsed() > Duration::from_secs(60) {
                     break;
@@ -373,6 +405,21 @@ async fn run(scenario: &'static str, monitors: usize, port: u16) -> anyhow::Resu
             tokio::time::sleep(Duration::from_secs(5)).await;
             redis.child = Some(OwnRedis::start(redis.port, &redis.dir)?);
             note = "Redis stopped for 5 s (SIGTERM, AOF kept) and started again".into();
+        }
+        "mariadb-restart" => {
+            let server = own_mariadb.as_mut().context("own mariadb")?;
+            server.stop();
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            server.restart().await?;
+            note = "MariaDB stopped for 5 s (SIGTERM) and started again".into();
+        }
+        "rabbitmq-restart" => {
+            let node = own_rabbitmq.as_mut().context("own rabbitmq")?;
+            node.stop().await;
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            node.restart().await?;
+            note =
+                "RabbitMQ stopped for 5 s (SIGTERM, durable queues kept) and started again".into();
         }
         "malformed" => {
             let mut publisher =
@@ -434,6 +481,12 @@ async fn run(scenario: &'static str, monitors: usize, port: u16) -> anyhow::Resu
             "SELECT COUNT(*) FROM (SELECT DISTINCT monitor_id, scheduled_at {window}) d"
         ))
         .await;
+    if scenario == "rabbitmq-restart" {
+        let connection = common::amqp::connect(&rig.amqp_url).await?;
+        let channel = connection.create_channel().await?;
+        let (expired, _) = common::amqp::queue_depth(&channel, QueueNames::CHECKS_DEAD).await?;
+        dead_lettered = format!("{expired} checks expired in the queue (checks.dead);");
+    }
     if scenario == "malformed" {
         let client = redis::Client::open(rig.redis_url.as_str())?;
         let mut connection = client.get_multiplexed_async_connection().await?;
@@ -485,6 +538,181 @@ async fn run(scenario: &'static str, monitors: usize, port: u16) -> anyhow::Resu
     );
     drop(rig);
     drop(own_redis);
+    drop(own_mariadb);
+    drop(own_rabbitmq);
     let _ = std::fs::remove_dir_all(&redis_dir);
     Ok(outcome)
+}
+
+/// Waits until something accepts connections on 127.0.0.1:`port`.
+async fn wait_for_port(port: u16, within: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + within;
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        anyhow::ensure!(Instant::now() < deadline, "nothing listens on port {port}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(())
+}
+
+/// A private MariaDB on another port with its own data directory.
+struct OwnMariaDb {
+    port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl OwnMariaDb {
+    async fn start(port: u16) -> anyhow::Result<Self> {
+        let dir = std::env::temp_dir().join(format!(
+            "sentinel-faults-mariadb-{}",
+            sentinel_testkit::unique_suffix()
+        ));
+        std::fs::create_dir_all(&dir)?;
+        let status = Command::new("mariadb-install-db")
+            .args([
+                "--no-defaults",
+                "--user=root",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+            ])
+            .arg(format!("--datadir={}", dir.join("data").display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()?;
+        anyhow::ensure!(status.success(), "mariadb-install-db failed");
+        let mut server = Self {
+            port,
+            dir,
+            child: None,
+        };
+        server.restart().await?;
+        let pool = sqlx::mysql::MySqlPoolOptions::new()
+            .max_connections(1)
+            .connect(&format!("mysql://root@127.0.0.1:{port}"))
+            .await?;
+        sqlx::query("CREATE DATABASE faults CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+            .execute(&pool)
+            .await?;
+        Ok(server)
+    }
+
+    async fn restart(&mut self) -> anyhow::Result<()> {
+        let child = Command::new("mariadbd")
+            .args([
+                "--no-defaults",
+                "--user=root",
+                "--bind-address=127.0.0.1",
+                "--skip-log-bin",
+            ])
+            .arg(format!("--datadir={}", self.dir.join("data").display()))
+            .arg(format!("--port={}", self.port))
+            .arg(format!("--socket={}", self.dir.join("sock").display()))
+            .arg(format!("--pid-file={}", self.dir.join("pid").display()))
+            .arg("--innodb-buffer-pool-size=128M")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        self.child = Some(child);
+        wait_for_port(self.port, Duration::from_secs(30)).await
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            signal(&child, "-TERM");
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for OwnMariaDb {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A private RabbitMQ node on another port with its own data directory (no plugins; the
+/// default vhost and `guest`, which only works from localhost).
+struct OwnRabbitMq {
+    port: u16,
+    dir: PathBuf,
+    node: String,
+}
+
+impl OwnRabbitMq {
+    async fn start(port: u16) -> anyhow::Result<Self> {
+        let suffix = sentinel_testkit::unique_suffix();
+        let dir = std::env::temp_dir().join(format!("sentinel-faults-rabbitmq-{suffix}"));
+        std::fs::create_dir_all(dir.join("mnesia"))?;
+        std::fs::create_dir_all(dir.join("log"))?;
+        std::fs::write(dir.join("plugins"), "[].\n")?;
+        // The server drops to the `rabbitmq` user when started as root.
+        let _ = Command::new("chown")
+            .args(["-R", "rabbitmq:rabbitmq"])
+            .arg(&dir)
+            .status();
+        let mut node = Self {
+            port,
+            dir,
+            node: format!("faults-{suffix}@localhost"),
+        };
+        node.restart().await?;
+        Ok(node)
+    }
+
+    async fn restart(&mut self) -> anyhow::Result<()> {
+        let dist = free_port()?;
+        Command::new("rabbitmq-server")
+            .env("RABBITMQ_NODENAME", &self.node)
+            .env("RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1")
+            .env("RABBITMQ_NODE_PORT", self.port.to_string())
+            .env("RABBITMQ_DIST_PORT", dist.to_string())
+            .env("RABBITMQ_MNESIA_BASE", self.dir.join("mnesia"))
+            .env("RABBITMQ_LOG_BASE", self.dir.join("log"))
+            .env("RABBITMQ_ENABLED_PLUGINS_FILE", self.dir.join("plugins"))
+            .env("RABBITMQ_PID_FILE", self.dir.join("pid"))
+            .env("RABBITMQ_CONFIG_FILE", self.dir.join("rabbitmq"))
+            .env(
+                "RABBITMQ_ADVANCED_CONFIG_FILE",
+                self.dir.join("advanced.config"),
+            )
+            .env("ERL_CRASH_DUMP", self.dir.join("erl_crash.dump"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        wait_for_port(self.port, Duration::from_secs(60)).await
+    }
+
+    fn pid(&self) -> Option<String> {
+        std::fs::read_to_string(self.dir.join("pid"))
+            .ok()
+            .map(|p| p.trim().to_string())
+    }
+
+    async fn stop(&mut self) {
+        let Some(pid) = self.pid() else { return };
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+impl Drop for OwnRabbitMq {
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid() {
+            let _ = Command::new("kill").args(["-TERM", &pid]).status();
+            for _ in 0..100 {
+                if !Path::new(&format!("/proc/{pid}")).exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

@@ -31,6 +31,9 @@ pub use publisher::Publisher;
 
 use crate::Result;
 
+/// The longest pause between failed dispatch attempts.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(3);
+
 /// Where "now" comes from: the wall clock, or a test's hand.
 pub trait Clock: Send + Sync {
     /// The current time.
@@ -192,10 +195,12 @@ impl<C: Clock> Scheduler<C> {
         tokio::pin!(shutdown);
         let mut failures = 0u32;
         loop {
+            // Retries back off, but never past MAX_RETRY_WAIT: every second of waiting after
+            // the broker is back is a second of slots dispatched late or skipped.
             let wait = if failures == 0 {
                 self.options.tick
             } else {
-                common::amqp::backoff(failures - 1)
+                common::amqp::backoff(failures - 1).min(MAX_RETRY_WAIT)
             };
             tokio::select! {
                 () = &mut shutdown => return,
