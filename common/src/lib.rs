@@ -18,6 +18,7 @@ pub mod credentials;
 pub mod http;
 pub mod logging;
 pub mod shutdown;
+pub mod text;
 
 /// Errors of the shared plumbing.
 #[derive(Debug, thiserror::Error)]

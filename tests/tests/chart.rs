@@ -1,8 +1,8 @@
 //! The Helm chart, checked without a cluster by `charts/uptime-sentinel/tests/check_chart.py`:
 //! lint, renders of the default values and of every optional part, strict validation
 //! against Kubernetes 1.28 and 1.37, the default render's snapshot, wrong values rejected
-//! by `values.schema.json`, the CRDs identical to the generated ones, RBAC per
-//! ServiceAccount as a table of what each binary calls, and locked-down pods.
+//! by `values.schema.json`, RBAC per ServiceAccount as a table of what each binary calls,
+//! and locked-down pods; and here, that the chart's CRDs are the generated ones.
 //!
 //! The Python tools come from `scripts/python-tools.sh` (`scripts/test.sh` runs it and
 //! sets `SENTINEL_PYTHON`).

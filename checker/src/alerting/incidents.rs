@@ -8,6 +8,8 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use crds::contract::{ErrorKind, TelemetryRecord};
 use sqlx::MySqlConnection;
 
+use common::text::truncate;
+
 use crate::Result;
 
 /// An incident as notifications describe it.
@@ -113,16 +115,4 @@ pub async fn resolve(
     .execute(&mut *tx)
     .await?;
     get(tx, id).await
-}
-
-/// At most `max` bytes of `text`, cut at a character boundary.
-pub fn truncate(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
 }

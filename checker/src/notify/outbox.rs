@@ -18,7 +18,9 @@ use std::time::Duration;
 use crds::contract::Notification;
 use sqlx::{MySqlConnection, MySqlPool};
 
-use crate::{Result, alerting::incidents::truncate};
+use common::text::truncate;
+
+use crate::Result;
 
 /// How long a `pending` row waits for its queued message before the relay delivers it
 /// (the message may never have reached RabbitMQ).

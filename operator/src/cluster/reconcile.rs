@@ -318,13 +318,13 @@ async fn publish<K: Managed>(
     }
 }
 
+/// `text` cut to `max` bytes, with an ellipsis when it was cut (Event notes and condition
+/// messages have API limits).
 fn truncate(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
+    let cut = common::text::truncate(text, max);
+    if cut.len() == text.len() {
+        cut.to_string()
+    } else {
+        format!("{cut}…")
     }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
 }

@@ -355,7 +355,7 @@ async fn post_bytes(
         return Ok(());
     }
     let answer = response.text().await.unwrap_or_default();
-    let answer = crate::alerting::incidents::truncate(answer.trim(), 200);
+    let answer = common::text::truncate(answer.trim(), 200);
     Err(Error::Delivery {
         permanent: status.is_client_error()
             && status != reqwest::StatusCode::REQUEST_TIMEOUT

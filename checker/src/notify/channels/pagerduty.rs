@@ -35,7 +35,7 @@ pub fn body(
         "event_action": "trigger",
         "dedup_key": notification.incident_id,
         "payload": {
-            "summary": crate::alerting::incidents::truncate(&message.title, 1024),
+            "summary": common::text::truncate(&message.title, 1024),
             "source": notification.monitor.url,
             "severity": severity(settings.severity),
             "timestamp": notification.since,
