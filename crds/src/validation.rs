@@ -41,11 +41,30 @@ pub trait Validate {
 /// Runs the CEL rules of a resource's schema client-side (the same rules the API server
 /// enforces), so standalone mode and `operator validate` reject exactly what a cluster
 /// would. Each failed rule becomes a [`Problem`].
+///
+/// The schema's rules are compiled once per kind and thread: compiling them for every
+/// object (what `kube::core::cel::validate_cel` does) cost ~2.5 ms per Monitor, two
+/// minutes of CPU for a directory of 50,000.
 pub fn cel_problems<K>(object: &K) -> Vec<Problem>
 where
     K: kube::CustomResourceExt + serde::Serialize,
 {
-    match kube::core::cel::validate_cel(object) {
+    let value = match serde_json::to_value(object) {
+        Ok(value) => value,
+        Err(e) => return vec![Problem::new("spec", format!("does not serialise: {e}"))],
+    };
+    let outcome = COMPILED.with(|compiled| {
+        let mut compiled = compiled.borrow_mut();
+        let schema = compiled
+            .entry(K::crd_name())
+            .or_insert_with(|| std::rc::Rc::new(CompiledRules::of::<K>()))
+            .clone();
+        drop(compiled);
+        schema
+            .validator
+            .validate_compiled(&schema.rules, &value, None)
+    });
+    match outcome {
         Ok(()) => Vec::new(),
         Err(errors) => errors
             .into_vec()
@@ -60,6 +79,37 @@ where
             })
             .collect(),
     }
+}
+
+/// A kind's compiled CEL rules and the evaluator with the Kubernetes CEL functions.
+struct CompiledRules {
+    validator: kube::core::cel::Validator,
+    rules: kube::core::cel::CompiledSchema,
+}
+
+impl CompiledRules {
+    fn of<K: kube::CustomResourceExt>() -> Self {
+        let crd = K::crd();
+        let schema = crd
+            .spec
+            .versions
+            .first()
+            .and_then(|v| v.schema.as_ref())
+            .and_then(|s| s.open_api_v3_schema.as_ref())
+            .and_then(|s| serde_json::to_value(s).ok())
+            .unwrap_or_default();
+        Self {
+            validator: kube::core::cel::Validator::new(),
+            rules: kube::core::cel::compile_schema(&schema),
+        }
+    }
+}
+
+thread_local! {
+    /// Compiled rules by CRD name (the evaluator is not `Sync`, so one set per thread).
+    static COMPILED: std::cell::RefCell<
+        std::collections::HashMap<&'static str, std::rc::Rc<CompiledRules>>,
+    > = std::cell::RefCell::default();
 }
 
 /// Checks a Kubernetes object name reference (`channelRef`, `monitorRef`): a DNS-1123

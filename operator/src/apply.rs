@@ -21,7 +21,11 @@ use kube::ResourceExt;
 use crate::{
     Error, Result,
     references::References,
-    store::{Change, Store, Table, monitors::MonitorRow, rules::Identity},
+    store::{
+        Change, Store, Table,
+        monitors::{MAX_BATCH, MonitorRow},
+        rules::Identity,
+    },
 };
 
 /// The objects the core reconciles.
@@ -102,26 +106,11 @@ pub async fn apply<R: References>(
     if !problems.is_empty() {
         return Err(Error::InvalidSpec(problems));
     }
-    let meta = object.metadata();
-    let who = Identity {
-        uid,
-        namespace: meta.namespace.as_deref().unwrap_or("default"),
-        name: meta.name.as_deref().unwrap_or_default(),
-        generation: meta.generation.unwrap_or(1),
-    };
+    let who = identity(uid, object.metadata());
     match object {
         Object::Monitor(monitor) => {
-            let credentials = monitor_credentials(references, who.namespace, monitor).await?;
-            store
-                .upsert_monitor(&MonitorRow {
-                    uid,
-                    namespace: who.namespace,
-                    name: who.name,
-                    generation: who.generation,
-                    monitor,
-                    credentials,
-                })
-                .await
+            let row = monitor_row(references, uid, monitor).await?;
+            store.upsert_monitor(&row).await
         }
         Object::AlertRule(rule) => {
             require_channel(
@@ -152,12 +141,86 @@ pub async fn apply<R: References>(
     }
 }
 
+/// Validates, resolves and stores many monitors: what [`apply`] does for each, with the
+/// valid ones written [`MAX_BATCH`] per transaction. A batch the database refuses is
+/// retried object by object, so one bad row fails alone and gets its own error.
+/// Returns one outcome per input, in order.
+pub async fn apply_monitors<R: References>(
+    store: &Store,
+    references: &R,
+    monitors: &[(&str, &Monitor)],
+) -> Vec<Result<Change>> {
+    let mut outcomes: Vec<Option<Result<Change>>> = Vec::with_capacity(monitors.len());
+    let mut ready = Vec::new();
+    for (i, (uid, monitor)) in monitors.iter().enumerate() {
+        let problems = monitor.validate();
+        if !problems.is_empty() {
+            outcomes.push(Some(Err(Error::InvalidSpec(problems))));
+            continue;
+        }
+        match monitor_row(references, uid, monitor).await {
+            Ok(row) => {
+                outcomes.push(None);
+                ready.push((i, row));
+            }
+            Err(e) => outcomes.push(Some(Err(e))),
+        }
+    }
+    for batch in ready.chunks(MAX_BATCH) {
+        let rows: Vec<MonitorRow<'_>> = batch.iter().map(|(_, row)| row.clone()).collect();
+        match store.upsert_monitors(&rows).await {
+            Ok(changes) => {
+                for ((i, _), change) in batch.iter().zip(changes) {
+                    outcomes[*i] = Some(Ok(change));
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, rows = rows.len(), "batch refused; storing one by one");
+                for (i, row) in batch {
+                    outcomes[*i] = Some(store.upsert_monitor(row).await);
+                }
+            }
+        }
+    }
+    outcomes
+        .into_iter()
+        .map(|o| o.expect("every monitor has an outcome"))
+        .collect()
+}
+
 /// Removes the object with `uid` from `table`; returns whether it was stored.
 ///
 /// # Errors
 /// MySQL errors.
 pub async fn cleanup(store: &Store, table: Table, uid: &str) -> Result<bool> {
     Ok(store.delete(table, uid).await?)
+}
+
+fn identity<'a>(uid: &'a str, meta: &'a kube::api::ObjectMeta) -> Identity<'a> {
+    Identity {
+        uid,
+        namespace: meta.namespace.as_deref().unwrap_or("default"),
+        name: meta.name.as_deref().unwrap_or_default(),
+        generation: meta.generation.unwrap_or(1),
+    }
+}
+
+/// The row stored for a (validated) monitor: its identity and its Secret header values.
+async fn monitor_row<'a, R: References>(
+    references: &R,
+    uid: &'a str,
+    monitor: &'a Monitor,
+) -> Result<MonitorRow<'a>> {
+    let who = identity(uid, &monitor.metadata);
+    let credentials = monitor_credentials(references, who.namespace, monitor).await?;
+    Ok(MonitorRow {
+        uid,
+        namespace: who.namespace,
+        name: who.name,
+        generation: who.generation,
+        monitor,
+        credentials,
+    })
 }
 
 async fn require_channel<R: References>(

@@ -464,3 +464,52 @@ async fn status_prints_the_table_and_json_for_known_rows() {
     assert_eq!(json[1]["consecutive_failures"], 4);
     assert_eq!(json[1]["last_error"], "connection refused");
 }
+
+/// A first apply of many monitors goes in batches; one monitor that cannot be stored
+/// (its Secret needs a sealing key this store lacks) fails alone, with its own error.
+#[tokio::test]
+async fn many_monitors_are_applied_in_batches_and_a_bad_one_fails_alone() {
+    let db = TestDb::create().await;
+    let dir = TempDir::new();
+    let mut text = String::new();
+    for i in 0..600 {
+        text.push_str("---\n");
+        text.push_str(&monitor(&format!("m{i}"), "30s", "{}"));
+    }
+    dir.write("many.yaml", &text);
+    dir.write(
+        "secret-header.yaml",
+        "apiVersion: uptimesentinel.io/v1alpha1\nkind: Monitor\nmetadata: {name: with-token}\n\
+         spec:\n  url: https://api.example\n  headers:\n  - name: Authorization\n    \
+         valueFrom: {name: token, key: value}\n---\napiVersion: v1\nkind: Secret\n\
+         metadata: {name: token}\nstringData: {value: Bearer abc}\n",
+    );
+    let without_key = Store::new(db.pool.clone(), None);
+    let mut reconciler = DirectoryReconciler::new(dir.0.clone(), without_key);
+    let report = reconciler.pass().await.unwrap();
+    assert_eq!((report.applied, report.failed), (600, 1));
+    assert_eq!(count(&db, "monitors").await, 600);
+    assert_eq!(count(&db, "monitor_state").await, 600);
+
+    // Only the failed one is retried; an edited monitor is the only one re-applied.
+    text = text.replace(
+        "https://m7.example', interval: 30s",
+        "https://m7.example', interval: 1m",
+    );
+    dir.write("many.yaml", &text);
+    let report = reconciler.pass().await.unwrap();
+    assert_eq!((report.applied, report.failed), (1, 1));
+    let interval: u32 = sqlx::query_scalar("SELECT interval_ms FROM monitors WHERE name = 'm7'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(interval, 60_000);
+    dir.remove("secret-header.yaml");
+    let report = reconciler.pass().await.unwrap();
+    assert_eq!((report.applied, report.failed, report.removed), (0, 0, 0));
+    assert_eq!(
+        reconciler.pass().await.unwrap(),
+        Default::default(),
+        "an unchanged directory after a clean pass is not read again"
+    );
+}

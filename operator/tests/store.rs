@@ -135,3 +135,89 @@ async fn credentials_need_a_key_and_are_stored_sealed() {
         .unwrap();
     assert_eq!(opened["tok/key"], "s3cr3t");
 }
+
+fn named(name: &str, uid: &str, generation: i64, interval: &str) -> Monitor {
+    serde_json::from_value(json!({
+        "apiVersion": "uptimesentinel.io/v1alpha1", "kind": "Monitor",
+        "metadata": {"name": name, "namespace": "shop", "uid": uid, "generation": generation},
+        "spec": {"url": format!("https://{name}.example"), "interval": interval},
+    }))
+    .unwrap()
+}
+
+fn row(m: &Monitor) -> MonitorRow<'_> {
+    MonitorRow {
+        uid: m.metadata.uid.as_deref().unwrap(),
+        namespace: "shop",
+        name: m.metadata.name.as_deref().unwrap(),
+        generation: m.metadata.generation.unwrap(),
+        monitor: m,
+        credentials: BTreeMap::new(),
+    }
+}
+
+/// A batch reports each row's own change, replaces stale rows, and resets only the slots
+/// of monitors whose interval changed.
+#[tokio::test]
+async fn a_batch_reports_each_rows_change_in_order() {
+    let db = TestDb::create().await;
+    let store = Store::new(db.pool.clone(), None);
+    let (a1, b1, stale) = (
+        named("a", "ua", 1, "30s"),
+        named("b", "ub", 1, "30s"),
+        named("c", "old-c", 1, "30s"),
+    );
+    let first = store
+        .upsert_monitors(&[row(&a1), row(&b1), row(&stale)])
+        .await
+        .unwrap();
+    assert_eq!(first, vec![Change::Created; 3]);
+    sqlx::query("UPDATE monitors SET next_check_at = '2026-11-23 10:00:00'")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+
+    let (a2, b2, c, d) = (
+        named("a", "ua", 2, "1m"),
+        named("b", "ub", 1, "30s"),
+        named("c", "new-c", 1, "30s"),
+        named("d", "ud", 1, "30s"),
+    );
+    let second = store
+        .upsert_monitors(&[row(&d), row(&a2), row(&b2), row(&c)])
+        .await
+        .unwrap();
+    assert_eq!(
+        second,
+        vec![
+            Change::Created,
+            Change::Updated,
+            Change::Refreshed,
+            Change::Created
+        ]
+    );
+    let rows: Vec<(String, String, u32, Option<chrono::NaiveDateTime>, String)> = sqlx::query_as(
+        "SELECT m.name, m.uid, m.interval_ms, m.next_check_at, s.health FROM monitors m \
+             JOIN monitor_state s ON s.monitor_id = m.id ORDER BY m.name",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let slot = chrono::NaiveDateTime::parse_from_str("2026-11-23 10:00:00", "%F %T").unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            ("a".into(), "ua".into(), 60_000, None, "Pending".into()),
+            (
+                "b".into(),
+                "ub".into(),
+                30_000,
+                Some(slot),
+                "Pending".into()
+            ),
+            ("c".into(), "new-c".into(), 30_000, None, "Pending".into()),
+            ("d".into(), "ud".into(), 30_000, None, "Pending".into()),
+        ],
+        "the new interval resets a's slot, b keeps its slot, c's stale row is replaced"
+    );
+}

@@ -79,6 +79,32 @@ pub fn name(meta: &kube::api::ObjectMeta) -> String {
     meta.name.clone().unwrap_or_default()
 }
 
+/// The manifest files of a directory by path, size and modification time: equal stamps
+/// mean nothing was added, removed or rewritten.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirStamp(Vec<(PathBuf, u64, Option<std::time::SystemTime>)>);
+
+/// Stamps the manifest files under `dir`.
+///
+/// # Errors
+/// [`Error::Io`] when the directory cannot be listed.
+pub fn stamp_dir(dir: &Path) -> Result<DirStamp> {
+    let mut files = Vec::new();
+    collect(dir, &mut files)?;
+    files.sort();
+    Ok(DirStamp(
+        files
+            .into_iter()
+            .map(|path| {
+                let meta = std::fs::metadata(&path).ok();
+                let len = meta.as_ref().map_or(0, std::fs::Metadata::len);
+                let modified = meta.and_then(|m| m.modified().ok());
+                (path, len, modified)
+            })
+            .collect(),
+    ))
+}
+
 /// Reads every `*.yaml` / `*.yml` file under `dir` (recursively, sorted by path).
 ///
 /// # Errors

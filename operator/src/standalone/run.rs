@@ -3,13 +3,18 @@
 //! Every poll reads the directory, applies objects whose content (or referenced Secrets)
 //! changed or whose last apply failed, and removes the rows of objects whose manifests
 //! are gone. While any file fails to parse nothing is removed: a half-saved file must not
-//! delete the monitors it holds.
+//! delete the monitors it holds. A directory whose files are unchanged since a pass that
+//! applied everything is not read again; monitors are stored in batches.
 
-use std::{collections::HashMap, path::PathBuf, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    path::PathBuf,
+    time::Duration,
+};
 
 use crds::manifest::Manifest;
 
-use super::load::{Loaded, load_dir};
+use super::load::{DirStamp, Loaded, load_dir, stamp_dir};
 use crate::{
     Result,
     apply::{self, Object, uid_of},
@@ -38,6 +43,9 @@ pub struct DirectoryReconciler {
     applied: HashMap<String, String>,
     /// uid → last error text, so a persistent error is logged once, not every poll.
     errors: HashMap<String, String>,
+    /// The directory as it was when a pass last applied everything: while it is unchanged
+    /// a poll costs a few `stat` calls instead of parsing every manifest again.
+    clean: Option<DirStamp>,
 }
 
 impl DirectoryReconciler {
@@ -48,6 +56,7 @@ impl DirectoryReconciler {
             store,
             applied: HashMap::new(),
             errors: HashMap::new(),
+            clean: None,
         }
     }
 
@@ -76,6 +85,10 @@ impl DirectoryReconciler {
     /// # Errors
     /// Reading the directory, or listing stored rows, failed.
     pub async fn pass(&mut self) -> Result<PassReport> {
+        let stamp = stamp_dir(&self.dir)?;
+        if self.clean.as_ref() == Some(&stamp) {
+            return Ok(PassReport::default());
+        }
         let loaded = load_dir(&self.dir)?;
         let references = loaded.references();
         let mut report = PassReport::default();
@@ -88,32 +101,35 @@ impl DirectoryReconciler {
                 }
             }
         }
-        let mut present: HashMap<Table, Vec<String>> = HashMap::new();
+        let mut present: HashMap<Table, HashSet<String>> = HashMap::new();
         for table in Table::ALL {
+            let mut pending = Vec::new();
             for (uid, object, fingerprint) in objects(&loaded, table, &references).await {
-                present.entry(table).or_default().push(uid.clone());
-                if self.applied.get(&uid) == Some(&fingerprint) {
-                    continue;
+                present.entry(table).or_default().insert(uid.clone());
+                if self.applied.get(&uid) != Some(&fingerprint) {
+                    pending.push((uid, object, fingerprint));
                 }
-                match apply::apply(&self.store, &references, &uid, object.as_object()).await {
-                    Ok(change) => {
-                        report.applied += 1;
-                        self.errors.remove(&uid);
-                        self.applied.insert(uid, fingerprint);
-                        if change != Change::Refreshed {
-                            tracing::info!(object = %object.as_object().describe(), ?change, "applied");
-                        }
-                    }
-                    Err(e) => {
-                        report.failed += 1;
-                        self.applied.remove(&uid);
-                        let text = e.to_string();
-                        if self.errors.insert(uid, text.clone()).as_ref() != Some(&text) {
-                            tracing::warn!(object = %object.as_object().describe(),
-                                reason = e.reason(), error = %text, "not applied");
-                        }
-                    }
+            }
+            let outcomes = if table == Table::Monitors {
+                let monitors: Vec<(&str, &crds::Monitor)> = pending
+                    .iter()
+                    .filter_map(|(uid, object, _)| match object {
+                        Owned::Monitor(m) => Some((uid.as_str(), m.as_ref())),
+                        _ => None,
+                    })
+                    .collect();
+                apply::apply_monitors(&self.store, &references, &monitors).await
+            } else {
+                let mut outcomes = Vec::with_capacity(pending.len());
+                for (uid, object, _) in &pending {
+                    outcomes.push(
+                        apply::apply(&self.store, &references, uid, object.as_object()).await,
+                    );
                 }
+                outcomes
+            };
+            for ((uid, object, fingerprint), outcome) in pending.into_iter().zip(outcomes) {
+                self.record(&mut report, uid, &object, fingerprint, outcome);
             }
         }
         if loaded.has_parse_errors() {
@@ -130,7 +146,41 @@ impl DirectoryReconciler {
                 }
             }
         }
+        if report.failed == 0 {
+            self.clean = Some(stamp);
+        }
         Ok(report)
+    }
+
+    /// Remembers the outcome of applying one object and logs it (an error once, not on
+    /// every poll).
+    fn record(
+        &mut self,
+        report: &mut PassReport,
+        uid: String,
+        object: &Owned,
+        fingerprint: String,
+        outcome: Result<Change>,
+    ) {
+        match outcome {
+            Ok(change) => {
+                report.applied += 1;
+                self.errors.remove(&uid);
+                self.applied.insert(uid, fingerprint);
+                if change != Change::Refreshed {
+                    tracing::info!(object = %object.as_object().describe(), ?change, "applied");
+                }
+            }
+            Err(e) => {
+                report.failed += 1;
+                self.applied.remove(&uid);
+                let text = e.to_string();
+                if self.errors.insert(uid, text.clone()).as_ref() != Some(&text) {
+                    tracing::warn!(object = %object.as_object().describe(),
+                        reason = e.reason(), error = %text, "not applied");
+                }
+            }
+        }
     }
 }
 
