@@ -55,8 +55,11 @@ pub struct Args {
     /// Checks running at once across all batches.
     #[arg(long, env = "SENTINEL_CHECKER_CONCURRENCY", default_value_t = 500)]
     pub concurrency: usize,
-    /// Unacknowledged batches held at once.
-    #[arg(long, env = "SENTINEL_CHECKER_PREFETCH", default_value_t = 20)]
+    /// Unacknowledged batches held at once. Batches arrive up to the scheduler's look-ahead
+    /// (2 s) before their slot and are held until stored, so a replica needs about
+    /// batches/s × (look-ahead + check + store time) in hand: 250 batches of 50 cover
+    /// 5,000 checks/s. Too few and batches wait in the queue past their slot.
+    #[arg(long, env = "SENTINEL_CHECKER_PREFETCH", default_value_t = 250)]
     pub prefetch: u16,
     /// Bytes of a response body read at most; a larger body fails the check.
     #[arg(long, env = "SENTINEL_CHECKER_BODY_LIMIT", default_value_t = 1024 * 1024)]

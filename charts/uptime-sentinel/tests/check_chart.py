@@ -13,6 +13,7 @@ Run by the Rust test tests/tests/chart.rs (so `scripts/test.sh` runs it); direct
 
 import copy
 import pathlib
+import re
 import sys
 
 import helm_python
@@ -137,6 +138,12 @@ def check_case(label, docs):
             check(sc.get("allowPrivilegeEscalation") is False, f"{label}: {name} allows privilege escalation")
             check(sc.get("capabilities", {}).get("drop") == ["ALL"], f"{label}: {name} keeps capabilities")
             check("resources" in container and "requests" in container["resources"], f"{label}: {name} has no resource requests")
+            # Go templates print large numbers as floats (1048576 -> "1.048576e+06"), which
+            # the binaries' flag parsers reject: numbers must reach the env as integers.
+            for env_var in container.get("env", []):
+                value = env_var.get("value")
+                check(value is None or not re.fullmatch(r"-?[0-9.]+e[+-]?[0-9]+", value),
+                      f"{label}: {name} {env_var['name']}={value} is not an integer")
             if not dev:
                 check(sc.get("readOnlyRootFilesystem") is True, f"{label}: {name} has a writable root filesystem")
                 check(container["livenessProbe"]["httpGet"]["path"] == "/healthz", f"{label}: {name} liveness")
