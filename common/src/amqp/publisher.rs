@@ -49,6 +49,12 @@ impl ConfirmingPublisher {
         }
     }
 
+    /// Another publisher with the same settings and its own connection (opened on first
+    /// use), for publishing from several tasks at once.
+    pub fn sibling(&self) -> Self {
+        Self::new(self.url.clone(), self.queue_type, self.exchange)
+    }
+
     /// Whether a connection is currently open.
     pub fn connected(&self) -> bool {
         self.open

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!  tick (1 s) ─► first slots for new monitors (spread by a hash of the id)
-//!            └─► loop over slices of due monitors:
+//!            └─► N workers at once, each looping over slices of due monitors:
 //!                  BEGIN; SELECT … WHERE paused = 0 AND next_check_at <= now + lookahead
 //!                         ORDER BY next_check_at LIMIT slice FOR UPDATE SKIP LOCKED
 //!                  group by interval, chunk into batches of ≤ 50, publish, await confirms
@@ -25,7 +25,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use crds::contract::{self, CheckBatch, CheckConfig, CheckRequest, SealedCredentials};
 use prometheus::{Histogram, HistogramOpts, IntCounter, Registry};
 use sqlx::MySqlPool;
-use tokio::sync::watch;
+use tokio::sync::{Mutex, watch};
 
 pub use publisher::Publisher;
 
@@ -63,6 +63,11 @@ pub struct Options {
     /// slot instead of up to one tick late; the checker holds an early check until its
     /// slot. Zero dispatches only what is due.
     pub lookahead: Duration,
+    /// Slices dispatched at once, each with its own transaction and RabbitMQ connection.
+    /// A slice spends most of its time waiting (locking read, confirms, commit), so one
+    /// worker tops out at a few thousand checks/s on a busy machine; `SKIP LOCKED` keeps
+    /// concurrent slices disjoint.
+    pub workers: usize,
 }
 
 impl Default for Options {
@@ -72,6 +77,7 @@ impl Default for Options {
             slice_size: 500,
             tick: Duration::from_secs(1),
             lookahead: Duration::ZERO,
+            workers: 1,
         }
     }
 }
@@ -155,7 +161,8 @@ struct DueRow {
 /// The scheduler.
 pub struct Scheduler<C: Clock> {
     pool: MySqlPool,
-    publisher: Publisher,
+    /// One publisher per worker (a worker locks only its own).
+    publishers: Vec<Mutex<Publisher>>,
     clock: C,
     options: Options,
     metrics: Metrics,
@@ -170,9 +177,14 @@ impl<C: Clock> Scheduler<C> {
         options: Options,
         metrics: Metrics,
     ) -> Self {
+        let mut publishers = Vec::with_capacity(options.workers.max(1));
+        for _ in 1..options.workers.max(1) {
+            publishers.push(Mutex::new(publisher.sibling()));
+        }
+        publishers.insert(0, Mutex::new(publisher));
         Self {
             pool,
-            publisher,
+            publishers,
             clock,
             options,
             metrics,
@@ -181,7 +193,10 @@ impl<C: Clock> Scheduler<C> {
 
     /// Whether RabbitMQ is connected (for `/readyz`).
     pub fn connected(&self) -> bool {
-        self.publisher.connected()
+        // A publisher in use is mid-publish, hence connected.
+        self.publishers
+            .iter()
+            .all(|p| p.try_lock().map_or(true, |p| p.connected()))
     }
 
     /// Ticks while `leader` says so, until `shutdown`. Failures back off (capped
@@ -238,12 +253,37 @@ impl<C: Clock> Scheduler<C> {
             scheduled: self.assign_first_slots(now).await?,
             ..TickReport::default()
         };
+        let workers = self
+            .publishers
+            .iter()
+            .map(|publisher| self.drain(now, publisher));
+        let mut failure = None;
+        for outcome in futures::future::join_all(workers).await {
+            match outcome {
+                Ok((checks, batches)) => {
+                    report.dispatched += checks;
+                    report.batches += batches;
+                }
+                Err(e) => failure = failure.or(Some(e)),
+            }
+        }
+        failure.map_or(Ok(report), Err)
+    }
+
+    /// One worker: dispatches slices until one comes back short (nothing more is due).
+    async fn drain(
+        &self,
+        now: DateTime<Utc>,
+        publisher: &Mutex<Publisher>,
+    ) -> Result<(usize, usize)> {
+        let mut publisher = publisher.lock().await;
+        let (mut dispatched, mut published) = (0, 0);
         loop {
-            let (checks, batches) = self.dispatch_slice(now).await?;
-            report.dispatched += checks;
-            report.batches += batches;
+            let (checks, batches) = self.dispatch_slice(now, &mut publisher).await?;
+            dispatched += checks;
+            published += batches;
             if checks < self.options.slice_size {
-                return Ok(report);
+                return Ok((dispatched, published));
             }
         }
     }
@@ -279,7 +319,11 @@ impl<C: Clock> Scheduler<C> {
 
     /// Locks one slice of due monitors, publishes their checks, advances their slots.
     /// Returns (checks, batches).
-    async fn dispatch_slice(&mut self, now: DateTime<Utc>) -> Result<(usize, usize)> {
+    async fn dispatch_slice(
+        &self,
+        now: DateTime<Utc>,
+        publisher: &mut Publisher,
+    ) -> Result<(usize, usize)> {
         // READ COMMITTED: the locking read takes record locks only, no gap locks, so a
         // second scheduler skipping our rows cannot deadlock with our slot updates (which
         // move index entries into gaps it would otherwise hold).
@@ -342,7 +386,7 @@ impl<C: Clock> Scheduler<C> {
                 ));
             }
         }
-        if let Err(e) = self.publisher.publish(&batches).await {
+        if let Err(e) = publisher.publish(&batches).await {
             tx.rollback().await?;
             return Err(e);
         }

@@ -23,6 +23,14 @@ impl Publisher {
         }
     }
 
+    /// Another publisher to the same broker with its own connection (one per dispatch
+    /// worker, so their confirms do not wait on each other).
+    pub fn sibling(&self) -> Self {
+        Self {
+            inner: self.inner.sibling(),
+        }
+    }
+
     /// Whether a connection is currently open.
     pub fn connected(&self) -> bool {
         self.inner.connected()
