@@ -21,6 +21,7 @@
 pub mod alerting;
 pub mod cli;
 pub mod consumer;
+pub mod limits;
 pub mod metrics;
 pub mod notify;
 pub mod probe;
