@@ -141,7 +141,7 @@ async fn run(checks: usize, concurrency: usize, dispatch_monitors: usize) -> any
     let _ = child.kill();
     let results = json!({
         "date": Utc::now().to_rfc3339(),
-        "host": {"cores": cores, "memory_gib": memory_gib()},
+        "host": {"cores": cores, "memory_gib": procs::memory_gib()},
         "checks": checks, "concurrency": concurrency,
         "raw_checks_per_second": raw.rate, "raw_cpu_ms_per_check": raw.cpu_ms_per_check,
         "checker_checks_per_second": pipeline.rate, "checker_cpu_ms_per_check": pipeline.cpu_ms_per_check,
@@ -155,18 +155,6 @@ async fn run(checks: usize, concurrency: usize, dispatch_monitors: usize) -> any
     std::fs::write(&path, serde_json::to_string_pretty(&results)?)?;
     println!("wrote {}", path.display());
     Ok(())
-}
-
-fn memory_gib() -> f64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .next()
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0 / 1024.0)
 }
 
 struct Raw {

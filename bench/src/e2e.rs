@@ -60,15 +60,7 @@ async fn scalar(db: &TestDb, sql: &str) -> i64 {
 
 async fn run(monitors: usize, interval: usize, seconds: usize) -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let memory_gib = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .next()
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
+    let memory_gib = procs::memory_gib();
     println!(
         "bench-e2e: {monitors} monitors every {interval} s, window {seconds} s; {cores} cores, {memory_gib:.0} GiB"
     );

@@ -64,3 +64,17 @@ pub fn usage(pid: u32) -> (f64, f64) {
         .map_or(0.0, |kb| kb / 1024.0);
     (cpu, rss)
 }
+
+/// The host's memory in GiB (from `/proc/meminfo`), printed with every figure so runs on
+/// different machines can be compared.
+pub fn memory_gib() -> f64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0 / 1024.0)
+}
